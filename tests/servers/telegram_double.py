@@ -28,7 +28,16 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .ports import free_port
 
-__all__ = ["ApiCall", "FailureKind", "TelegramDouble", "UploadedFile", "running_double"]
+__all__ = [
+    "TEST_TOKEN",
+    "ApiCall",
+    "FailureKind",
+    "TelegramDouble",
+    "UploadedFile",
+    "running_double",
+]
+
+TEST_TOKEN = "123456:TEST-token"
 
 FailureKind = Literal["flood", "blocked", "chat_not_found", "bad_request", "server_error", "drop"]
 
@@ -79,7 +88,7 @@ class _StoredFile:
 class TelegramDouble:
     """State of the fake Bot API plus the HTTP server that exposes it."""
 
-    def __init__(self, token: str = "123456:TEST-token", *, max_poll_wait: float = 1.0) -> None:
+    def __init__(self, token: str = TEST_TOKEN, *, max_poll_wait: float = 1.0) -> None:
         self.token = token
         # Long polls never hang longer than this, whatever timeout the client asks for,
         # so a test that forgets to stop a poller still ends quickly.
@@ -251,7 +260,7 @@ class TelegramDouble:
                     break
                 self._cond.wait(left)
             batch = self._updates[:limit]
-        return [u["__raw__"] if "__raw__" in u else u for u in batch]
+        return [u.get("__raw__", u) for u in batch]
 
     def _message_for(self, method: str, params: dict[str, str]) -> dict[str, Any]:
         with self._cond:
@@ -262,8 +271,10 @@ class TelegramDouble:
             "message_id": message_id,
             "date": int(time.time()),
             "from": BOT_USER,
-            "chat": {"id": int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id,
-                     "type": "private"},
+            "chat": {
+                "id": int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id,
+                "type": "private",
+            },
         }
         if "text" in params:
             message["text"] = params["text"]
@@ -272,11 +283,16 @@ class TelegramDouble:
         if "reply_markup" in params:
             message["reply_markup"] = json.loads(params["reply_markup"])
         if method == "sendPhoto":
-            message["photo"] = [{"file_id": f"p{message_id}", "file_unique_id": f"pu{message_id}",
-                                 "width": 90, "height": 90}]
+            message["photo"] = [
+                {
+                    "file_id": f"p{message_id}",
+                    "file_unique_id": f"pu{message_id}",
+                    "width": 90,
+                    "height": 90,
+                }
+            ]
         if method == "sendDocument":
-            message["document"] = {"file_id": f"d{message_id}",
-                                   "file_unique_id": f"du{message_id}"}
+            message["document"] = {"file_id": f"d{message_id}", "file_unique_id": f"du{message_id}"}
         return message
 
     def download(self, file_path: str) -> bytes | None:
@@ -326,9 +342,10 @@ def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, str], dict[st
     elif content_type.startswith("multipart/form-data"):
         head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
         message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-        for part in message.iter_parts():  # type: ignore[attr-defined]
-            name = part.get_param("name", header="content-disposition")
-            payload = part.get_payload(decode=True) or b""
+        for part in message.iter_parts():
+            name = str(part.get_param("name", header="content-disposition"))
+            payload = part.get_payload(decode=True)
+            payload = payload if isinstance(payload, bytes) else b""
             filename = part.get_filename()
             if filename is not None:
                 files[name] = UploadedFile(filename, part.get_content_type(), payload)
@@ -360,7 +377,7 @@ def _make_handler(double: TelegramDouble) -> type[BaseHTTPRequestHandler]:
             path = unquote(url.path)
             file_prefix = f"/file/bot{double.token}/"
             if path.startswith(file_prefix):
-                data = double.download(path[len(file_prefix):])
+                data = double.download(path[len(file_prefix) :])
                 if data is None:
                     self._send_json(*_error(404, "Not Found"))
                 else:
@@ -370,7 +387,7 @@ def _make_handler(double: TelegramDouble) -> type[BaseHTTPRequestHandler]:
             if not path.startswith(api_prefix):
                 self._send_json(*_error(404, "Not Found"))
                 return
-            method = path[len(api_prefix):]
+            method = path[len(api_prefix) :]
             params = dict(parse_qsl(url.query, keep_blank_values=True))
             body_params, files = _parse_body(self.headers.get("Content-Type") or "", body)
             params.update(body_params)
@@ -400,7 +417,7 @@ def _make_handler(double: TelegramDouble) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def running_double(token: str = "123456:TEST-token") -> Iterator[TelegramDouble]:
+def running_double(token: str = TEST_TOKEN) -> Iterator[TelegramDouble]:
     double = TelegramDouble(token).start()
     try:
         yield double
