@@ -111,7 +111,7 @@ class _Body:
     charsets: set[str] = field(default_factory=set)
 
 
-_BOUNDARY_LINE = re.compile(r"^--([^\s]{1,70})[ \t]*$", re.MULTILINE)
+_BOUNDARY_LINE = re.compile(r"^--([^\s]{1,70})[ \t\r]*$", re.MULTILINE)
 
 
 def _recover_multipart(part: Message) -> Message | None:

@@ -91,12 +91,16 @@ def sanitize_html(html: str) -> str:
 
 # ---------------------------------------------------------------- HTML to text
 
-_BLOCK_TAGS = frozenset(
+# Blocks that stand apart with a blank line, and blocks that only start a new line.
+_PARAGRAPH_TAGS = frozenset(
     {
-        "p", "div", "section", "article", "header", "footer", "table", "tr", "ul", "ol",
-        "h1", "h2", "h3", "h4", "h5", "h6", "hr", "pre", "address", "dl", "dt", "dd",
-        "blockquote", "center", "form", "fieldset", "figure", "main", "nav", "aside",
+        "p", "table", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "pre",
+        "blockquote", "address", "dl", "form", "fieldset", "figure",
     }
+)  # fmt: skip
+_LINE_TAGS = frozenset(
+    {"div", "li", "tr", "dt", "dd", "section", "article", "header", "footer", "center",
+     "main", "nav", "aside", "caption"}
 )  # fmt: skip
 _SKIP_TAGS = frozenset({"script", "style", "head", "title", "noscript", "template", "iframe"})
 _SPACES = re.compile(r"[ \t\r\n\f\v\u00a0]+")
@@ -114,25 +118,32 @@ class _TextExtractor(HTMLParser):
         self._pre_depth = 0
         self._href_stack: list[str | None] = []
 
-    def _break(self) -> None:
+    def _flush(self, *, keep_empty: bool = False) -> None:
         text = "".join(self._current).strip(" ")
         self._current = []
-        if text or (self.lines and self.lines[-1][1]):
+        if text or keep_empty:
             self.lines.append((self._quote_depth, text))
+
+    def _paragraph(self) -> None:
+        self._flush()
+        if self.lines and self.lines[-1][1]:
+            self.lines.append((self._quote_depth, ""))
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP_TAGS:
             self._skip_depth += 1
             return
         if tag == "br":
-            self._break()
-        elif tag in _BLOCK_TAGS or tag == "li":
-            self._break()
+            self._flush(keep_empty=True)
+        elif tag in _PARAGRAPH_TAGS:
+            self._paragraph()
             if tag == "blockquote":
                 self._quote_depth += 1
             elif tag == "pre":
                 self._pre_depth += 1
-            elif tag == "li":
+        elif tag in _LINE_TAGS:
+            self._flush()
+            if tag == "li":
                 self._current.append("- ")
         elif tag in ("td", "th"):
             self._current.append(" ")
@@ -151,12 +162,14 @@ class _TextExtractor(HTMLParser):
         if tag in _SKIP_TAGS:
             self._skip_depth = max(0, self._skip_depth - 1)
             return
-        if tag in _BLOCK_TAGS or tag == "li":
-            self._break()
+        if tag in _PARAGRAPH_TAGS:
+            self._paragraph()
             if tag == "blockquote":
                 self._quote_depth = max(0, self._quote_depth - 1)
             elif tag == "pre":
                 self._pre_depth = max(0, self._pre_depth - 1)
+        elif tag in _LINE_TAGS:
+            self._flush()
         elif tag == "a" and self._href_stack:
             href = self._href_stack.pop()
             shown = "".join(self._current)
@@ -171,7 +184,7 @@ class _TextExtractor(HTMLParser):
             parts = data.split("\n")
             for index, part in enumerate(parts):
                 if index:
-                    self._break()
+                    self._flush(keep_empty=True)
                 self._current.append(part)
             return
         text = _SPACES.sub(" ", data)
@@ -180,7 +193,7 @@ class _TextExtractor(HTMLParser):
         self._current.append(text)
 
     def result(self) -> str:
-        self._break()
+        self._flush()
         out: list[str] = []
         for depth, text in self.lines:
             out.append(("> " * depth + text).rstrip() if depth else text)
@@ -265,7 +278,9 @@ def strip_quotes_and_signature(text: str) -> str:
     # A mobile footer counts only near the end: "Sent from my phone" mid-text is content.
     tail_start = max(0, len(lines) - 6)
     for index in range(len(lines) - 1, tail_start - 1, -1):
-        if _MOBILE_SIGNATURE.match(lines[index]):
+        line = lines[index].strip()
+        # Footers are short and plain: "Dikirim dari kantor kemarin, sudah?" is the resident.
+        if len(line) <= 60 and not any(c in line for c in ",?!") and _MOBILE_SIGNATURE.match(line):
             lines = lines[:index]
             break
     return "\n".join(line.rstrip() for line in lines).strip("\n").strip()
