@@ -1,0 +1,59 @@
+"""The one place that builds the help desk's parts from the configuration.
+
+Everything else receives its dependencies as arguments, so tests pass their
+own. Concrete channel adapters are built here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from channels.base import InboundAdapter, OutboundAdapter
+from helpdesk.attachments import AttachmentFiles
+from helpdesk.channel_state import ChannelStates, Quarantine
+from helpdesk.config import Config
+from helpdesk.intake import DefaultQueuePolicy, Intake, TicketPolicy
+from helpdesk.models import utcnow
+from helpdesk.outbox import Dispatcher
+from helpdesk.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    config: Config
+    store: Store
+    files: AttachmentFiles
+    intake: Intake
+    dispatcher: Dispatcher
+    channel_states: ChannelStates
+    quarantine: Quarantine
+    clock: Callable[[], datetime]
+    runners: list[InboundAdapter] = field(default_factory=list)
+
+    @property
+    def mail_domain(self) -> str:
+        address = self.config.channels.smtp.from_address
+        return address.rsplit("@", 1)[-1] if "@" in address else "ptsp.localhost"
+
+    def close(self) -> None:
+        self.store.dispose()
+
+
+def build_services(config: Config, *, clock: Callable[[], datetime] = utcnow,
+                   store: Store | None = None, policy: TicketPolicy | None = None,
+                   adapters: dict[str, OutboundAdapter] | None = None) -> Services:
+    store = store or Store(config.database_url, echo=config.database.echo,
+                           pool_size=config.database.pool_size)
+    files = AttachmentFiles(config.data_path / "attachments")
+    intake = Intake(store, files, reopen_days=config.tickets.reopen_days,
+                    policy=policy or DefaultQueuePolicy(config.tickets.default_queue),
+                    clock=clock)
+    dispatcher = Dispatcher(store, adapters or {}, config.outbox, clock=clock)
+    return Services(config=config, store=store, files=files, intake=intake,
+                    dispatcher=dispatcher, channel_states=ChannelStates(store, clock),
+                    quarantine=Quarantine(store, clock), clock=clock)

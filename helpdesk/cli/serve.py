@@ -1,0 +1,45 @@
+"""``tanya-ptsp serve``: the web app, every enabled channel and the outbox in one process."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import uvicorn
+
+from helpdesk.accounts import ensure_admin
+from helpdesk.bootstrap import build_services
+from helpdesk.cli.common import config_from, open_store
+from helpdesk.web.app import create_app
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("serve", help="run the help desk")
+    parser.add_argument("--host", help="address to listen on (default from the config)")
+    parser.add_argument("--port", type=int, help="port to listen on (default from the config)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                                                   "%(message)s")
+    config = config_from(args)
+    store = open_store(config)
+    admin = ensure_admin(store, config.app.admin_email, config.app.admin_password)
+    if admin is not None and admin.generated_password:
+        print(f"Created the administrator account {admin.email} with the password "
+              f"{admin.generated_password}\n(shown once; set {config.app.admin_password_env} "
+              f"to choose it yourself)", flush=True)
+    services = build_services(config, store=store)
+    app = create_app(services, background=True)
+    host = args.host or config.server.host
+    port = args.port or config.server.port
+    print(f"Tanya PTSP is serving on http://{host}:{port}/ "
+          f"(database: {store.url.render_as_string(hide_password=True)})", flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info",
+                                           proxy_headers=True, ws="websockets-sansio"))
+    try:
+        server.run()
+    finally:
+        services.close()
+    return 0

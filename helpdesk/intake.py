@@ -1,0 +1,287 @@
+"""Intake: the only way an inquiry enters the ticket store.
+
+``receive`` stores one inquiry in one transaction: it drops a replay, finds or
+creates the resident, threads the message onto the ticket it belongs to (or
+opens one), records what happened as events and lets the ticket policy (the
+answer-first and routing step) act inside the same transaction. Two workers
+receiving the same inquiry at once store it once: the unique constraint on
+(channel, external_id) decides, and the loser finds the winner's message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlmodel import Session, col, select
+
+from channels.base import Channel, Inquiry, ReceiveOutcome, first_line
+from helpdesk.attachments import AttachmentFiles
+from helpdesk.contacts import attach_identities, find_or_create_contact
+from helpdesk.identities import InvalidIdentity, normalise_phone
+from helpdesk.models import (
+    OPEN_STATUSES,
+    Attachment,
+    AuthorKind,
+    Contact,
+    Direction,
+    Event,
+    Message,
+    Queue,
+    Ticket,
+    TicketStatus,
+    utcnow,
+)
+from helpdesk.store import Store
+from helpdesk.ticket_numbers import format_number, parse_number
+
+
+class RejectedInquiry(ValueError):
+    """The inquiry cannot be stored as it is (an unusable sender identity)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    ticket_id: int
+    message_id: int
+    created: bool
+    duplicate: bool
+    reopened: bool = False
+
+    @property
+    def ticket_number(self) -> str:
+        return format_number(self.ticket_id)
+
+    def outcome(self) -> ReceiveOutcome:
+        return ReceiveOutcome(ticket_number=self.ticket_number, message_id=self.message_id,
+                              created=self.created, duplicate=self.duplicate)
+
+
+@dataclass(slots=True)
+class Received:
+    """What intake just stored, handed to the ticket policy in the same transaction."""
+
+    inquiry: Inquiry
+    ticket: Ticket
+    message: Message
+    contact: Contact
+    created: bool
+    reopened: bool
+    now: datetime
+
+
+class TicketPolicy(Protocol):
+    """Decides what happens to a ticket after a resident wrote (answer first, route)."""
+
+    def after_receive(self, session: Session, received: Received) -> None: ...
+
+
+class DefaultQueuePolicy:
+    """Puts every new ticket in one queue; the routing step replaces this."""
+
+    def __init__(self, queue_name: str) -> None:
+        self.queue_name = queue_name
+
+    def after_receive(self, session: Session, received: Received) -> None:
+        if received.created and received.ticket.queue_id is None:
+            received.ticket.queue_id = ensure_queue(session, self.queue_name)
+
+
+def ensure_queue(session: Session, name: str) -> int:
+    queue_id = session.exec(select(Queue.id).where(Queue.name == name)).first()
+    if queue_id is None:
+        queue = Queue(name=name, title=name)
+        session.add(queue)
+        session.flush()
+        assert queue.id is not None
+        return queue.id
+    return queue_id
+
+
+class Intake:
+    def __init__(self, store: Store, files: AttachmentFiles, *, reopen_days: int,
+                 policy: TicketPolicy, clock: Callable[[], datetime] = utcnow) -> None:
+        self.store = store
+        self.files = files
+        self.reopen_window = timedelta(days=reopen_days)
+        self.policy = policy
+        self.clock = clock
+
+    def receive(self, inquiry: Inquiry) -> IntakeResult:
+        # Files first: content-addressed, so a retry or a duplicate costs nothing.
+        digests = [self.files.save(a.data) for a in inquiry.attachments]
+        return self.store.write_retrying(lambda s: self._receive(s, inquiry, digests))
+
+    async def __call__(self, inquiry: Inquiry) -> ReceiveOutcome:
+        """The :data:`channels.base.InquirySink` the channel adapters call."""
+        result = await self.store.run(self.receive, inquiry)
+        return result.outcome()
+
+    def _receive(self, session: Session, inquiry: Inquiry, digests: list[str]) -> IntakeResult:
+        existing = _find_message(session, inquiry.channel, inquiry.external_id)
+        if existing is not None:
+            return IntakeResult(ticket_id=existing[1], message_id=existing[0], created=False,
+                                duplicate=True)
+        now = self.clock()
+        try:
+            contact, identity = find_or_create_contact(session, inquiry.sender, now=now)
+        except InvalidIdentity as exc:
+            raise RejectedInquiry(str(exc)) from None
+        ticket, created, reopened = self._thread(session, inquiry, contact, now)
+        assert ticket.id is not None
+        message = Message(
+            ticket_id=ticket.id, direction=Direction.IN, channel=inquiry.channel,
+            external_id=inquiry.external_id, author_kind=AuthorKind.RESIDENT,
+            identity_id=identity.id, subject=(inquiry.subject or "")[:300], text=inquiry.text,
+            html=inquiry.html, meta=_message_meta(inquiry), created_at=inquiry.received_at,
+        )
+        session.add(message)
+        session.flush()  # the unique constraint speaks here; the caller retries
+        assert message.id is not None
+        for attachment, digest in zip(inquiry.attachments, digests, strict=True):
+            session.add(Attachment(
+                message_id=message.id, sha256=digest, size=len(attachment.data),
+                content_type=attachment.content_type[:200], filename=attachment.filename[:300],
+                inline=attachment.inline, content_id=attachment.content_id,
+            ))
+        events = [Event(ticket_id=ticket.id, kind="message.received", actor="resident",
+                        data={"message_id": message.id, "channel": inquiry.channel},
+                        created_at=now)]
+        events += [Event(ticket_id=ticket.id, kind="message.notice", actor="intake",
+                         data={"message_id": message.id, "text": notice}, created_at=now)
+                   for notice in inquiry.notices]
+        if inquiry.extra_identities:
+            events += attach_identities(session, contact, inquiry.extra_identities,
+                                        ticket_id=ticket.id, now=now)
+        session.add_all(events)
+        ticket.last_message_at = max(ticket.last_message_at or now, inquiry.received_at)
+        ticket.updated_at = now
+        if not created and ticket.status == TicketStatus.PENDING:
+            ticket.status = TicketStatus.OPEN
+            session.add(Event(ticket_id=ticket.id, kind="ticket.status", actor="resident",
+                              data={"from": "pending", "to": "open",
+                                    "why": "the resident wrote again"}, created_at=now))
+        self.policy.after_receive(session, Received(
+            inquiry=inquiry, ticket=ticket, message=message, contact=contact, created=created,
+            reopened=reopened, now=now))
+        return IntakeResult(ticket_id=ticket.id, message_id=message.id, created=created,
+                            duplicate=False, reopened=reopened)
+
+    def _thread(self, session: Session, inquiry: Inquiry, contact: Contact,
+                now: datetime) -> tuple[Ticket, bool, bool]:
+        """The ticket this message belongs to: (ticket, created, reopened)."""
+        found, why = self._find_thread(session, inquiry, contact)
+        conversation_key = _conversation_key(inquiry)
+        if found is not None and found.status in OPEN_STATUSES:
+            return found, False, False
+        if found is not None and self._may_reopen(found, now):
+            previous = found.status
+            found.status = TicketStatus.OPEN
+            found.resolved_at = None
+            found.closed_at = None
+            session.add(Event(ticket_id=found.id, kind="ticket.reopened", actor="resident",
+                              data={"from": previous, "why": why}, created_at=now))
+            return found, False, True
+        assert contact.id is not None
+        ticket = Ticket(
+            subject=_subject(inquiry), channel=inquiry.channel, contact_id=contact.id,
+            status=TicketStatus.NEW, conversation_key=conversation_key,
+            linked_ticket_id=found.id if found is not None else None,
+            created_at=inquiry.received_at if inquiry.received_at < now else now,
+            updated_at=now, last_message_at=inquiry.received_at,
+        )
+        session.add(ticket)
+        session.flush()
+        data: dict[str, object] = {"channel": inquiry.channel, "subject": ticket.subject}
+        if found is not None:
+            assert found.id is not None
+            data["follows"] = format_number(found.id)
+            data["why"] = f"{why}; the earlier ticket was resolved too long ago to reopen"
+            session.add(Event(ticket_id=found.id, kind="ticket.followed_up", actor="intake",
+                              data={"ticket": format_number(ticket.id or 0)}, created_at=now))
+        session.add(Event(ticket_id=ticket.id, kind="ticket.created", actor="intake", data=data,
+                          created_at=now))
+        return ticket, True, False
+
+    def _find_thread(self, session: Session, inquiry: Inquiry,
+                     contact: Contact) -> tuple[Ticket | None, str]:
+        hints = inquiry.thread
+        if hints.reply_to_ids:
+            row = session.exec(
+                select(Message.ticket_id)
+                .where(Message.channel == inquiry.channel,
+                       col(Message.external_id).in_(hints.reply_to_ids[:50]))
+                .order_by(col(Message.id).desc()).limit(1)
+            ).first()
+            if row is not None:
+                return _follow_merges(session, row), "it answers one of the ticket's messages"
+        if hints.ticket_number:
+            ticket_id = parse_number(hints.ticket_number)
+            ticket = session.get(Ticket, ticket_id) if ticket_id else None
+            # Only the resident's own tickets: a quoted number must not let a
+            # stranger write into someone else's conversation.
+            if ticket is not None and ticket.contact_id == contact.id:
+                return _follow_merges(session, ticket.id or 0), "its subject names the ticket"
+        key = _conversation_key(inquiry)
+        if key is not None:
+            ticket = session.exec(
+                select(Ticket).where(Ticket.conversation_key == key,
+                                     col(Ticket.merged_into_id).is_(None))
+                .order_by(col(Ticket.id).desc()).limit(1)
+            ).first()
+            if ticket is not None:
+                return ticket, "it continues the same conversation"
+        return None, ""
+
+    def _may_reopen(self, ticket: Ticket, now: datetime) -> bool:
+        if ticket.status == TicketStatus.CLOSED:
+            return False
+        resolved = ticket.resolved_at or ticket.updated_at
+        return now - resolved <= self.reopen_window
+
+
+def _find_message(session: Session, channel: str, external_id: str) -> tuple[int, int] | None:
+    row = session.exec(
+        select(Message.id, Message.ticket_id)
+        .where(Message.channel == channel, Message.external_id == external_id)
+    ).first()
+    return None if row is None or row[0] is None else (row[0], row[1])
+
+
+def _follow_merges(session: Session, ticket_id: int) -> Ticket:
+    ticket = session.get_one(Ticket, ticket_id)
+    seen = {ticket_id}
+    while ticket.merged_into_id is not None and ticket.merged_into_id not in seen:
+        seen.add(ticket.merged_into_id)
+        ticket = session.get_one(Ticket, ticket.merged_into_id)
+    return ticket
+
+
+def _conversation_key(inquiry: Inquiry) -> str | None:
+    conversation = inquiry.thread.conversation_id
+    if not conversation:
+        return None
+    if inquiry.channel == Channel.PHONE and conversation.startswith("callback:"):
+        # One callback thread per caller however the phone system wrote the number.
+        with contextlib.suppress(InvalidIdentity):
+            conversation = "callback:" + normalise_phone(conversation.split(":", 1)[1])
+    return f"{inquiry.channel}:{conversation}"[:200]
+
+
+def _subject(inquiry: Inquiry) -> str:
+    subject = (inquiry.subject or "").strip() or first_line(inquiry.text, 120)
+    return (subject or f"Pesan {inquiry.channel}")[:300]
+
+
+def _message_meta(inquiry: Inquiry) -> dict[str, object]:
+    meta: dict[str, object] = dict(inquiry.meta)
+    if inquiry.automated:
+        meta["automated"] = True
+    if inquiry.raw_ref:
+        meta["raw_ref"] = inquiry.raw_ref
+    if inquiry.sender.name:
+        meta.setdefault("sender_name", inquiry.sender.name)
+    return meta

@@ -1,0 +1,61 @@
+"""The web application: routes from each audience's module, and the lifespan
+that runs the channel runners and the outbox dispatcher beside the web app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from helpdesk.bootstrap import Services
+from helpdesk.web import api
+
+log = logging.getLogger(__name__)
+
+
+async def healthz(request: Request) -> Response:
+    services: Services = request.app.state.services
+    try:
+        await services.store.run(_ping, services)
+    except Exception as exc:  # the point of the check is to report, not to raise
+        return JSONResponse({"status": "error", "database": str(exc)}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+def _ping(services: Services) -> None:
+    import sqlalchemy as sa
+
+    with services.store.read() as session:
+        session.execute(sa.text("SELECT 1"))
+
+
+def create_app(services: Services, *, background: bool = False) -> Starlette:
+    """Build the app. With ``background`` it also runs every enabled channel
+    runner and the outbox dispatcher for as long as it serves."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        tasks: list[asyncio.Task[None]] = []
+        if background:
+            tasks.append(asyncio.create_task(services.dispatcher.run(), name="outbox"))
+            for runner in services.runners:
+                tasks.append(asyncio.create_task(runner.run(), name=runner.name))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    routes = [Route("/healthz", healthz), *api.routes]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.services = services
+    return app
