@@ -17,6 +17,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -111,7 +112,7 @@ class TelegramDouble:
 
     def start(self) -> TelegramDouble:
         self.port = free_port()
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), _make_handler(self))
+        server = _QuietServer(("127.0.0.1", self.port), _make_handler(self))
         # Joined on close so that no handler thread outlives the test.
         server.daemon_threads = False
         server.block_on_close = True
@@ -301,6 +302,14 @@ class TelegramDouble:
                 if stored.file_path == file_path:
                     return stored.data
         return None
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gives up mid-response (a cancelled long poll) is normal.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def _ok(result: Any) -> tuple[int, dict[str, Any]]:
