@@ -1,0 +1,7 @@
+"""python -m helpdesk.cli"""
+
+import sys
+
+from helpdesk.cli import main
+
+sys.exit(main())
