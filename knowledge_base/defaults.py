@@ -13,7 +13,7 @@ from pathlib import Path
 
 __all__ = ["AUTO_ANSWER_MIN", "SUGGEST_MIN", "starter_faq_dir"]
 
-SUGGEST_MIN = 50.0
+SUGGEST_MIN = 54.0
 AUTO_ANSWER_MIN = 80.0
 
 

@@ -28,6 +28,8 @@ IntArray = npt.NDArray[np.int32]
 # leaves them recognisable; short words ("ga", "nib") are too easily confused.
 _MIN_TYPO_LENGTH = 4
 _TYPO_CACHE_LIMIT = 50_000
+# Possessive and particle suffixes residents glue on ("izinku", "jakevonya").
+_SUFFIXES = ("nya", "ku", "mu", "lah", "kah")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +40,15 @@ class ScoringWeights:
     extra words: residents add context the phrasing does not have.
     ``unknown_weight`` is the weight (as a fraction of the highest IDF) of a message
     word the FAQ never uses; off-topic messages are mostly such words.
+    ``domain_weight`` is the weight of a word found only in answers: it belongs to
+    the permit domain, so it says less against a match than a foreign word.
     """
 
-    overlap: float = 0.7
-    fuzzy: float = 0.3
-    recall_beta: float = 1.5
-    unknown_weight: float = 0.6
+    overlap: float = 0.9
+    fuzzy: float = 0.1
+    recall_beta: float = 1.0
+    unknown_weight: float = 3.0
+    domain_weight: float = 0.3
     typo_cutoff: float = 84.0
     shortlist: int = 24
 
@@ -70,6 +75,7 @@ class PhrasingIndex:
         phrasings: Sequence[tuple[int, str]],
         normalizer: Normalizer,
         weights: ScoringWeights | None = None,
+        domain_texts: Sequence[str] = (),
     ) -> None:
         self.normalizer = normalizer
         self.weights = weights if weights is not None else ScoringWeights()
@@ -109,6 +115,9 @@ class PhrasingIndex:
             dtype=np.float64,
         )
         self._typo_cache: dict[str, str | None] = {}
+        self.domain_words = frozenset(
+            word for text in domain_texts for word in normalizer.content(text)
+        ) - frozenset(vocabulary)
 
     def __len__(self) -> int:
         return len(self.phrasings)
@@ -117,7 +126,10 @@ class PhrasingIndex:
         """The vocabulary word a resident most likely meant, or None."""
         if word in self.vocabulary:
             return word
-        if len(word) < _MIN_TYPO_LENGTH or word.isdigit():
+        for suffix in _SUFFIXES:
+            if word.endswith(suffix) and word[: -len(suffix)] in self.vocabulary:
+                return word[: -len(suffix)]
+        if word in self.domain_words or len(word) < _MIN_TYPO_LENGTH or word.isdigit():
             return None
         if word in self._typo_cache:
             return self._typo_cache[word]
@@ -137,29 +149,30 @@ class PhrasingIndex:
             self._typo_cache[word] = corrected
         return corrected
 
-    def resolve(self, content: Sequence[str]) -> tuple[list[str], int]:
-        """Known (or corrected) words of a message, and how many words stay unknown."""
+    def resolve(self, content: Sequence[str]) -> tuple[list[str], float]:
+        """Indexed (or corrected) words of a message, and the weight of the others."""
         known: list[str] = []
-        unknown = 0
+        other_weight = 0.0
         for word in content:
             corrected = self.correct(word)
             if corrected is None:
-                if not word.isdigit():
-                    unknown += 1
+                if word in self.domain_words:
+                    other_weight += self.weights.domain_weight
+                elif not word.isdigit():
+                    other_weight += self.weights.unknown_weight
             elif corrected not in known:
                 known.append(corrected)
-        return known, unknown
+        return known, other_weight * self.max_idf
 
     def match(self, content: Sequence[str], limit: int) -> list[SegmentMatch]:
         """Best phrasings for one segment's content words, scores 0-100, best first."""
         if not self.phrasings:
             return []
-        known, unknown = self.resolve(content)
+        known, query_weight = self.resolve(content)
         if not known:
             return []
         weights = self.weights
         overlap = np.zeros(len(self.phrasings), dtype=np.float64)
-        query_weight = unknown * weights.unknown_weight * self.max_idf
         for word in known:
             word_id = self.vocabulary[word]
             weight = self.idf[word_id]

@@ -59,14 +59,17 @@ class KnowledgeBase:
             [(i, text) for i, e in enumerate(self._active) for text in e.all_phrasings],
             self.normalizer,
             weights,
+            domain_texts=[f"{e.answer} {' '.join(e.tags)}" for e in self._active],
         )
 
     def scores(self, text: str) -> dict[int, tuple[float, int]]:
         """Best (score, phrasing index) per active entry index, over all segments."""
         best: dict[int, tuple[float, int]] = {}
-        for segment in split_segments(text[:_MAX_MESSAGE_CHARS]):
+        for number, segment in enumerate(split_segments(text[:_MAX_MESSAGE_CHARS])):
             content = self.normalizer.content(segment)
-            if not content:
+            # A lone keyword cut out of a longer message ("..., perlu pbg?") says too
+            # little on its own; it still counts inside its whole sentence.
+            if not content or (number > 0 and len(set(content)) < 2):
                 continue
             for match in self.index.match(content, _PHRASINGS_PER_SEGMENT):
                 entry_index = self.index.phrasings[match.phrasing_index].entry_index
@@ -109,9 +112,11 @@ def find_conflicts(
     sources: Mapping[str, str] | None = None,
     normalizer: Normalizer | None = None,
 ) -> list[FaqProblem]:
-    """Pairs of enabled entries where a phrasing of one matches the other confidently.
+    """Pairs of enabled entries with phrasings that match each other confidently.
 
-    Such a pair makes automatic answers a coin toss, so it is refused. ``sources``
+    Two phrasings conflict when each, sent as a message, would be answered by the
+    other's entry at ``auto_answer_min`` or above: automatic answers between such
+    entries are a coin toss, so the pair is refused. ``sources``
     maps entry ids to the file they came from, for the report.
     """
     active = [e for e in entries if e.enabled]
@@ -119,20 +124,30 @@ def find_conflicts(
         active, suggest_min=0.0, auto_answer_min=auto_answer_min, normalizer=normalizer
     )
     index = kb.index
-    found: dict[tuple[int, int], tuple[float, str, str]] = {}
-    for phrasing in index.phrasings:
+    # Directed scores between phrasings of different entries, at the threshold or above.
+    directed: dict[tuple[int, int], float] = {}
+    for number, phrasing in enumerate(index.phrasings):
         if not phrasing.content:
             continue
         for match in index.match(phrasing.content, _PHRASINGS_PER_SEGMENT):
             other = index.phrasings[match.phrasing_index]
-            if other.entry_index == phrasing.entry_index or match.score < auto_answer_min:
-                continue
-            pair = (
-                min(phrasing.entry_index, other.entry_index),
-                max(phrasing.entry_index, other.entry_index),
-            )
-            if pair not in found or match.score > found[pair][0]:
-                found[pair] = (match.score, phrasing.text, other.text)
+            if other.entry_index != phrasing.entry_index and match.score >= auto_answer_min:
+                directed[(number, match.phrasing_index)] = match.score
+    # Phrasings that match each other both ways say the same thing in two entries.
+    found: dict[tuple[int, int], tuple[float, str, str]] = {}
+    for (number, other_number), score in directed.items():
+        back = directed.get((other_number, number))
+        if back is None:
+            continue
+        phrasing, other = index.phrasings[number], index.phrasings[other_number]
+        pair = (
+            min(phrasing.entry_index, other.entry_index),
+            max(phrasing.entry_index, other.entry_index),
+        )
+        score = min(score, back)
+        if pair not in found or score > found[pair][0]:
+            first, second = sorted((phrasing, other), key=lambda p: p.entry_index)
+            found[pair] = (score, first.text, second.text)
     problems: list[FaqProblem] = []
     for (first, second), (score, text, other_text) in sorted(found.items()):
         entry, rival = active[first], active[second]
