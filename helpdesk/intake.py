@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from channels.base import Channel, Inquiry, ReceiveOutcome, first_line
@@ -90,6 +91,7 @@ class DefaultQueuePolicy:
             received.ticket.queue_id = ensure_queue(session, self.queue_name)
 
 
+
 def ensure_queue(session: Session, name: str) -> int:
     queue_id = session.exec(select(Queue.id).where(Queue.name == name)).first()
     if queue_id is None:
@@ -147,16 +149,17 @@ class Intake:
                 content_type=attachment.content_type[:200], filename=attachment.filename[:300],
                 inline=attachment.inline, content_id=attachment.content_id,
             ))
-        events = [Event(ticket_id=ticket.id, kind="message.received", actor="resident",
-                        data={"message_id": message.id, "channel": inquiry.channel},
-                        created_at=now)]
-        events += [Event(ticket_id=ticket.id, kind="message.notice", actor="intake",
-                         data={"message_id": message.id, "text": notice}, created_at=now)
+        # Events go in as one multi-row INSERT: cheaper than an ORM object each.
+        events = [{"ticket_id": ticket.id, "kind": "message.received", "actor": "resident",
+                   "data": {"message_id": message.id, "channel": inquiry.channel},
+                   "created_at": now}]
+        events += [{"ticket_id": ticket.id, "kind": "message.notice", "actor": "intake",
+                    "data": {"message_id": message.id, "text": notice}, "created_at": now}
                    for notice in inquiry.notices]
+        session.execute(sa.insert(Event), events)
         if inquiry.extra_identities:
-            events += attach_identities(session, contact, inquiry.extra_identities,
-                                        ticket_id=ticket.id, now=now)
-        session.add_all(events)
+            session.add_all(attach_identities(session, contact, inquiry.extra_identities,
+                                              ticket_id=ticket.id, now=now))
         ticket.last_message_at = max(ticket.last_message_at or now, inquiry.received_at)
         ticket.updated_at = now
         if not created and ticket.status == TicketStatus.PENDING:
