@@ -16,6 +16,7 @@ from helpdesk.attachments import AttachmentFiles
 from helpdesk.channel_state import ChannelStates, Quarantine
 from helpdesk.config import Config
 from helpdesk.intake import DefaultQueuePolicy, Intake, TicketPolicy
+from helpdesk.knowledge import KnowledgeService
 from helpdesk.models import utcnow
 from helpdesk.outbox import Dispatcher
 from helpdesk.store import Store
@@ -32,6 +33,7 @@ class Services:
     dispatcher: Dispatcher
     channel_states: ChannelStates
     quarantine: Quarantine
+    knowledge: KnowledgeService
     clock: Callable[[], datetime]
     runners: list[InboundAdapter] = field(default_factory=list)
 
@@ -56,4 +58,6 @@ def build_services(config: Config, *, clock: Callable[[], datetime] = utcnow,
     dispatcher = Dispatcher(store, adapters or {}, config.outbox, clock=clock)
     return Services(config=config, store=store, files=files, intake=intake,
                     dispatcher=dispatcher, channel_states=ChannelStates(store, clock),
-                    quarantine=Quarantine(store, clock), clock=clock)
+                    quarantine=Quarantine(store, clock),
+                    knowledge=KnowledgeService(store, config.knowledge_base, clock),
+                    clock=clock)
