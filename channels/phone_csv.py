@@ -410,5 +410,6 @@ def _device_extension(channel: str) -> str | None:
 
 
 def _hash(values: Iterable[str]) -> str:
-    normalised = "\x1f".join(" ".join(v.split()) for v in values)
+    # Cells arrive stripped; the unit separator is a control character phone systems never write.
+    normalised = "\x1f".join(values)
     return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
