@@ -267,12 +267,13 @@ class TelegramPoller:
             offset = update_id + 1
             await self._cursor.save(self._cursor_key, {"offset": offset})
             handled += 1
-        await self._report(True, None, force=bool(batch))
+        await self._report(True, None)
         return handled
 
-    async def _report(self, ok: bool, detail: str | None, *, force: bool = False) -> None:
+    async def _report(self, ok: bool, detail: str | None) -> None:
+        # A change of state is reported at once; the same state once per interval.
         now = time.monotonic()
-        if not force and ok == self._last_ok and now - self._last_report < self._health_interval:
+        if ok == self._last_ok and now - self._last_report < self._health_interval:
             return
         self._last_ok = ok
         self._last_report = now
