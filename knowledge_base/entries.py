@@ -204,9 +204,8 @@ def load_faq_entries(path: Path) -> list[tuple[FaqEntry, str]]:
     first_seen: dict[str, str] = {}
     for entry, file in loaded:
         if entry.id in first_seen:
-            problems.append(
-                FaqProblem(file, entry.id, f"duplicate id (first defined in {first_seen[entry.id]})")
-            )
+            reason = f"duplicate id (first defined in {first_seen[entry.id]})"
+            problems.append(FaqProblem(file, entry.id, reason))
         else:
             first_seen[entry.id] = file
     if problems:

@@ -169,9 +169,7 @@ def read_eval_file(path: Path | str) -> list[EvalCase]:
 def evaluate(kb: KnowledgeBase, cases: Sequence[EvalCase], *, limit: int = 3) -> EvalReport:
     """Run every case through ``kb.suggest``; refuses labels naming unknown entries."""
     known = {entry.id for entry in kb.entries}
-    unknown = sorted(
-        {f"line {c.line}: {e}" for c in cases for e in c.expected if e not in known}
-    )
+    unknown = sorted({f"line {c.line}: {e}" for c in cases for e in c.expected if e not in known})
     if unknown:
         raise EvalFileError("labels name entries the knowledge base lacks: " + "; ".join(unknown))
     results: list[EvalResult] = []

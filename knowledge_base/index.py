@@ -179,24 +179,22 @@ class PhrasingIndex:
             overlap[self.postings[word_id]] += weight
             query_weight += weight
 
-        recall = overlap / self.phrasing_weight
-        precision = overlap / query_weight
+        # F-beta of IDF-weighted precision (o/q) and recall (o/p) simplifies to
+        # (1 + b^2) o / (b^2 p + q): one vector expression, no division by zero.
         beta2 = weights.recall_beta**2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f_score = (1 + beta2) * precision * recall / (beta2 * precision + recall)
-        f_score = np.nan_to_num(f_score, nan=0.0)
-
-        shortlist = min(weights.shortlist, len(f_score))
-        candidates = np.argpartition(-f_score, shortlist - 1)[:shortlist]
+        matched = np.flatnonzero(overlap)
+        f_score = (
+            (1 + beta2) * overlap[matched] / (beta2 * self.phrasing_weight[matched] + query_weight)
+        )
+        if len(matched) > weights.shortlist:
+            best = np.argpartition(-f_score, weights.shortlist - 1)[: weights.shortlist]
+            matched, f_score = matched[best], f_score[best]
         query_joined = " ".join(sorted(set(known)))
         results: list[SegmentMatch] = []
-        for candidate in candidates:
-            token_score = float(f_score[candidate]) * 100.0
-            if token_score <= 0.0:
-                continue
-            phrasing = self.phrasings[int(candidate)]
+        for candidate, token_f in zip(matched.tolist(), f_score.tolist(), strict=True):
+            phrasing = self.phrasings[candidate]
             char_score = fuzz.ratio(query_joined, phrasing.joined)
-            score = weights.overlap * token_score + weights.fuzzy * char_score
-            results.append(SegmentMatch(int(candidate), score))
+            score = weights.overlap * token_f * 100.0 + weights.fuzzy * char_score
+            results.append(SegmentMatch(candidate, score))
         results.sort(key=lambda m: m.score, reverse=True)
         return results[:limit]

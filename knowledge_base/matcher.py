@@ -146,8 +146,8 @@ def find_conflicts(
         )
         score = min(score, back)
         if pair not in found or score > found[pair][0]:
-            first, second = sorted((phrasing, other), key=lambda p: p.entry_index)
-            found[pair] = (score, first.text, second.text)
+            low, high = sorted((phrasing, other), key=lambda p: p.entry_index)
+            found[pair] = (score, low.text, high.text)
     problems: list[FaqProblem] = []
     for (first, second), (score, text, other_text) in sorted(found.items()):
         entry, rival = active[first], active[second]

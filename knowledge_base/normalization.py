@@ -31,6 +31,7 @@ _WORD = re.compile(r"[0-9a-z]+(?:[-'][0-9a-z]+)*")
 _REDUPLICATED_DIGIT = re.compile(r"^([a-z]{3,})2$")  # "syarat2" = "syarat-syarat"
 _LETTER_RUN = re.compile(r"([a-z])\1{2,}")  # "bangeeet", "pagiii"
 _MIN_NYA_WORD = 6
+_WORD_CACHE_LIMIT = 100_000
 
 # Sentence ends: . ! ? ; or a line break. A dot between digits or letters with no
 # space after it ("10.00", "jakarta.go.id") does not end a sentence.
@@ -67,9 +68,7 @@ class WordLists:
 
 def _data_lines(name: str) -> list[str]:
     text = resources.files("knowledge_base").joinpath("data", name).read_text("utf-8")
-    return [
-        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
-    ]
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
 def _plain_words(text: str) -> tuple[str, ...]:
@@ -131,6 +130,9 @@ class Normalizer:
         self.words = words if words is not None else load_word_lists()
         self._stemmer = stemmer
         self._stem_cache: dict[str, str] = {}
+        # Residents reuse a small vocabulary; caching the per-word rewrite keeps
+        # building a 5,000-phrasing index and long emails cheap.
+        self._word_cache: dict[str, tuple[str, ...]] = {}
 
     def _split_word(self, word: str) -> list[str]:
         if "-" in word:
@@ -182,9 +184,16 @@ class Normalizer:
 
     def tokens(self, text: str) -> list[str]:
         words: list[str] = []
+        cache = self._word_cache
         for raw in _WORD.findall(_fold(text)):
-            for part in self._split_word(raw):
-                words.extend(self._canonical(part))
+            canonical = cache.get(raw)
+            if canonical is None:
+                canonical = tuple(
+                    word for part in self._split_word(raw) for word in self._canonical(part)
+                )
+                if len(cache) < _WORD_CACHE_LIMIT:
+                    cache[raw] = canonical
+            words.extend(canonical)
         return self._rewrite_phrases(words)
 
     def stem(self, word: str) -> str:

@@ -16,6 +16,4 @@ def starter_entries() -> list[FaqEntry]:
 
 @pytest.fixture(scope="session")
 def kb(starter_entries: list[FaqEntry]) -> KnowledgeBase:
-    return KnowledgeBase(
-        starter_entries, suggest_min=SUGGEST_MIN, auto_answer_min=AUTO_ANSWER_MIN
-    )
+    return KnowledgeBase(starter_entries, suggest_min=SUGGEST_MIN, auto_answer_min=AUTO_ANSWER_MIN)

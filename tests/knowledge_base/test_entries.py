@@ -6,14 +6,14 @@ import pytest
 from knowledge_base.defaults import AUTO_ANSWER_MIN, starter_faq_dir
 from knowledge_base.entries import FaqEntry, FaqFileError, dump_faq_files, load_faq_files
 
-GOOD = '''category = "biaya"
+GOOD = """category = "biaya"
 
 [[entry]]
 id = "biaya-izin"
 question = "Berapa biaya mengurus izin?"
 phrasings = ["Apakah pengurusan izin dikenakan biaya?", "ngurus izin bayar brp", "biaya izin"]
 answer = "Cek tagihan resmi di JakEVO."
-'''
+"""
 
 
 def write(path: Path, text: str) -> Path:
@@ -72,7 +72,7 @@ def test_every_problem_is_reported_with_file_entry_and_reason(tmp_path: Path) ->
     write(tmp_path / "a.toml", GOOD)
     write(
         tmp_path / "b.toml",
-        '''category = "lain"
+        """category = "lain"
 
 [[entry]]
 id = "biaya-izin"
@@ -102,7 +102,7 @@ answer = "x"
 question = "Tanpa id?"
 phrasings = ["satu", "dua", "tiga"]
 answer = "x"
-''',
+""",
     )
     found = problems_of(tmp_path)
     b = str(tmp_path / "b.toml")

@@ -21,7 +21,7 @@ def test_eval_lines_are_parsed() -> None:
 
 @pytest.mark.parametrize("line", ["tanpa tab", "none|x\tteks", "id\t  "])
 def test_bad_eval_lines_name_the_line(line: str) -> None:
-    with pytest.raises(EvalFileError, match="f.tsv:1"):
+    with pytest.raises(EvalFileError, match=r"f\.tsv:1"):
         parse_eval_lines([line], "f.tsv")
 
 
@@ -44,7 +44,10 @@ def test_report_counts_and_format(kb: KnowledgeBase) -> None:
 
 
 def test_evaluation_files_are_big_enough() -> None:
-    cases = [*read_eval_file(DATA / "kb_eval_tuning.tsv"), *read_eval_file(DATA / "kb_eval_heldout.tsv")]
+    cases = [
+        *read_eval_file(DATA / "kb_eval_tuning.tsv"),
+        *read_eval_file(DATA / "kb_eval_heldout.tsv"),
+    ]
     assert len(cases) >= 200
     assert sum(c.off_topic for c in cases) >= 40
 

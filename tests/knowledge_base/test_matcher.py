@@ -71,9 +71,7 @@ def test_two_questions_in_one_message_find_both_entries(kb: KnowledgeBase) -> No
 
 
 def test_disabled_entries_are_never_suggested(starter_entries: list[FaqEntry]) -> None:
-    entries = [
-        replace(e, enabled=False) if e.id == "mpp-alamat" else e for e in starter_entries
-    ]
+    entries = [replace(e, enabled=False) if e.id == "mpp-alamat" else e for e in starter_entries]
     kb = KnowledgeBase(entries, suggest_min=0, auto_answer_min=80)
     assert "mpp-alamat" not in ids(kb, "Di mana alamat Mal Pelayanan Publik DKI Jakarta?", 10)
     assert len(kb.entries) == len(entries)  # still listed, just not suggested
