@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, func, select
@@ -20,7 +21,8 @@ from sqlmodel import Session, col, func, select
 from helpdesk.config import KnowledgeBaseConfig
 from helpdesk.models import FaqRecord, utcnow
 from helpdesk.store import Store
-from knowledge_base.entries import FaqEntry, FaqFileError, FaqProblem
+from knowledge_base.defaults import starter_faq_dir
+from knowledge_base.entries import FaqEntry, FaqFileError, FaqProblem, load_faq_files
 from knowledge_base.matcher import KnowledgeBase, Suggestion, find_conflicts
 
 # How often a worker looks for entries changed by another worker.
@@ -146,3 +148,18 @@ class KnowledgeService:
     def save(self, entry: FaqEntry) -> None:
         """Create or replace one entry (the administrators' editor), then rebuild."""
         self.import_entries([entry], source="editor")
+
+
+def faq_source(config: KnowledgeBaseConfig, base_dir: Path) -> Path:
+    """The FAQ files to start from: the configured path, else the shipped starter FAQ."""
+    if config.path:
+        return (base_dir / config.path).resolve()
+    return starter_faq_dir()
+
+
+def load_starter_if_empty(service: KnowledgeService, source: Path) -> ImportResult | None:
+    """Fill an empty FAQ table from files; an FAQ administrators already edit is left alone."""
+    if service.count() > 0:
+        return None
+    entries = load_faq_files(source, auto_answer_min=service.auto_answer_min)
+    return service.import_entries(entries, source=str(source))

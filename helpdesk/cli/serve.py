@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 import uvicorn
 
 from helpdesk.accounts import ensure_admin
 from helpdesk.bootstrap import build_services
 from helpdesk.cli.common import config_from, open_store
+from helpdesk.knowledge import faq_source, load_starter_if_empty
 from helpdesk.web.app import create_app
 
 
@@ -31,6 +33,10 @@ def run(args: argparse.Namespace) -> int:
               f"{admin.generated_password}\n(shown once; set {config.app.admin_password_env} "
               f"to choose it yourself)", flush=True)
     services = build_services(config, store=store)
+    loaded = load_starter_if_empty(services.knowledge,
+                                   faq_source(config.knowledge_base, Path(config.base_dir)))
+    if loaded is not None:
+        print(f"Loaded {loaded.added} FAQ entries into the empty FAQ base", flush=True)
     app = create_app(services, background=True)
     host = args.host or config.server.host
     port = args.port or config.server.port
