@@ -3,7 +3,7 @@
 ``SUGGEST_MIN``: below this score a message gets no suggestion at all, which keeps
 off-topic chatter ("cuaca besok?", "wkwk") from showing consultants noise.
 ``AUTO_ANSWER_MIN``: at or above it the answer may be sent to the resident unasked;
-it is set where the tuning half had no wrong answer above it.
+on the tuning half no wrong first suggestion scored 70 or more, so 80 leaves a margin.
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
-from pathlib import Path
-
 import pytest
 
 from knowledge_base.defaults import AUTO_ANSWER_MIN, SUGGEST_MIN, starter_faq_dir
 from knowledge_base.entries import FaqEntry, load_faq_files
 from knowledge_base.matcher import KnowledgeBase
-
-DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.fixture(scope="session")
