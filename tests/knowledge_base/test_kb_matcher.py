@@ -96,3 +96,14 @@ def test_find_conflicts_reports_near_duplicates(starter_entries: list[FaqEntry])
     assert "mpp-lokasi" in problems[0].reason
     # A disabled copy cannot be auto-answered, so it does not conflict.
     assert find_conflicts([*starter_entries, replace(copy, enabled=False)], 80) == []
+
+
+def test_optional_stemming_keeps_answers_right(starter_entries: list[FaqEntry]) -> None:
+    pytest.importorskip("Sastrawi")
+    from knowledge_base.stemming import sastrawi_normalizer
+
+    kb = KnowledgeBase(
+        starter_entries, suggest_min=54, auto_answer_min=80, normalizer=sastrawi_normalizer()
+    )
+    assert ids(kb, "gmn cara mendaftarkan nib usaha saya")[0] == "nib-cara-daftar"
+    assert kb.suggest("cuaca besok di jakarta hujan gak") == []
