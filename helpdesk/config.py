@@ -75,8 +75,8 @@ class OutboxConfig:
 class KnowledgeBaseConfig:
     # Empty: the starter FAQ shipped with the package.
     path: str = ""
-    suggest_min: float = 60.0
-    auto_answer_min: float = 85.0
+    suggest_min: float = 54.0
+    auto_answer_min: float = 80.0
     suggest_rate_per_minute: int = 60
 
 
@@ -174,6 +174,136 @@ class BusinessHoursConfig:
 
 
 @dataclass(frozen=True)
+class SlaPolicyConfig:
+    """Targets in business minutes for the tickets it matches.
+
+    A condition left empty matches anything; the first matching policy wins.
+    """
+
+    name: str
+    first_response_minutes: int
+    resolution_minutes: int
+    queues: tuple[str, ...] = ()
+    priorities: tuple[int, ...] = ()
+    channels: tuple[str, ...] = ()
+
+
+def _default_sla_policies() -> tuple[SlaPolicyConfig, ...]:
+    return (
+        SlaPolicyConfig(name="mendesak", priorities=(1,), first_response_minutes=60,
+                        resolution_minutes=840),
+        SlaPolicyConfig(name="telepon-balik", queues=("telepon-balik",),
+                        first_response_minutes=120, resolution_minutes=420),
+        SlaPolicyConfig(name="chat", channels=("telegram", "webchat"),
+                        first_response_minutes=30, resolution_minutes=1260),
+    )
+
+
+@dataclass(frozen=True)
+class SlaConfig:
+    # Used when no policy matches (business minutes; a working day is 420).
+    first_response_minutes: int = 240
+    resolution_minutes: int = 2100
+    # The assignee is warned when this share of a target has passed.
+    warn_share: float = 0.75
+    # A breached ticket is raised to this priority (1 urgent) and supervisors are told.
+    breach_priority: int = 1
+    sweep_interval_seconds: float = 60.0
+    policies: tuple[SlaPolicyConfig, ...] = field(default_factory=_default_sla_policies)
+
+
+@dataclass(frozen=True)
+class RoutingRuleConfig:
+    """One routing rule: every condition given must hold (any value of a list).
+
+    ``faq_categories`` tests the category of the best FAQ suggestion;
+    ``keywords`` are matched as whole normalised words (so "ijin" finds "izin");
+    ``email_domains``, ``identity_kinds`` and ``senders`` test the contact.
+    """
+
+    name: str
+    queue: str = ""
+    priority: int = 0  # 0 keeps the ticket's priority
+    category: str = ""  # empty: the best FAQ suggestion's category
+    faq_categories: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    email_domains: tuple[str, ...] = ()
+    identity_kinds: tuple[str, ...] = ()
+    senders: tuple[str, ...] = ()
+
+
+def _default_routing_rules() -> tuple[RoutingRuleConfig, ...]:
+    complaint_words = ("pungli", "suap", "calo", "sogok", "pemerasan", "uang pelicin",
+                       "pengaduan", "komplain", "keluhan", "kecewa")
+    return (
+        RoutingRuleConfig(name="pengaduan-faq", faq_categories=("pengaduan",),
+                          queue="pengaduan", priority=1, category="pengaduan"),
+        RoutingRuleConfig(name="pengaduan-kata", keywords=complaint_words,
+                          queue="pengaduan", priority=1, category="pengaduan"),
+        RoutingRuleConfig(name="telepon-balik", channels=("phone",), queue="telepon-balik",
+                          category="telepon"),
+        RoutingRuleConfig(name="investasi", faq_categories=("penanaman_modal",),
+                          queue="investasi", category="penanaman_modal"),
+        RoutingRuleConfig(name="investasi-kata",
+                          keywords=("lkpm", "investasi", "penanaman modal", "pma", "pmdn",
+                                    "bkpm"),
+                          queue="investasi", category="penanaman_modal"),
+    )
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    # Tickets no rule matches go to tickets.default_queue.
+    rules: tuple[RoutingRuleConfig, ...] = field(default_factory=_default_routing_rules)
+
+
+@dataclass(frozen=True)
+class AutoAnswerConfig:
+    enabled: bool = True
+    # Phone is never answered automatically, whatever this says.
+    channels: tuple[str, ...] = ("email", "telegram", "webchat")
+    question: str = "Apakah jawaban ini membantu?"
+    # How long the resident may say whether the answer helped, per channel.
+    hold_minutes: Mapping[str, int] = field(default_factory=lambda: {
+        "email": 2880, "telegram": 60, "webchat": 30})
+    default_hold_minutes: int = 60
+    # Email auto-answers per address per day: a loop with another robot stops here.
+    email_per_address_per_day: int = 3
+    sweep_interval_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class AssignmentConfig:
+    enabled: bool = True
+    interval_seconds: float = 5.0
+    batch_size: int = 200
+    # A consultant going offline gives back the new tickets they have not touched.
+    return_on_offline: bool = True
+
+
+@dataclass(frozen=True)
+class SatisfactionConfig:
+    enabled: bool = True
+    channels: tuple[str, ...] = ("email", "telegram", "webchat")
+    question: str = ("Bagaimana penilaian Anda atas layanan kami? "
+                     "(1 = sangat kurang, 5 = sangat baik)")
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    name: str
+    url: str
+    # Empty: every event (ticket.created, .assigned, .replied, .resolved, .breached).
+    events: tuple[str, ...] = ()
+    secret_env: str = "TANYA_WEBHOOK_SECRET"
+    secret: str | None = field(default=None, metadata={ENV_OF: "secret_env",
+                                                      REQUIRED_WHEN_ENABLED: True})
+    timeout_seconds: float = 10.0
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class Config:
     app: AppConfig = field(default_factory=AppConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -183,6 +313,12 @@ class Config:
     knowledge_base: KnowledgeBaseConfig = field(default_factory=KnowledgeBaseConfig)
     channels: ChannelsConfig = field(default_factory=ChannelsConfig)
     business_hours: BusinessHoursConfig = field(default_factory=BusinessHoursConfig)
+    sla: SlaConfig = field(default_factory=SlaConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
+    auto_answer: AutoAnswerConfig = field(default_factory=AutoAnswerConfig)
+    assignment: AssignmentConfig = field(default_factory=AssignmentConfig)
+    satisfaction: SatisfactionConfig = field(default_factory=SatisfactionConfig)
+    webhooks: tuple[WebhookConfig, ...] = ()
     # Where relative paths in the file are resolved from.
     base_dir: str = field(default=".", metadata={INTERNAL: True})
 
@@ -251,6 +387,42 @@ def _check(config: Config, source: str) -> None:
         for period in periods:
             if not _is_period(period):
                 raise ConfigError(source, key, f"expected 'HH:MM-HH:MM', got {period!r}")
+    _check_decisions(config, source)
+
+
+def _check_decisions(config: Config, source: str) -> None:
+    """Routing, SLA and auto-answer settings that the types alone cannot check."""
+    from datetime import date
+
+    for key in ("extra_holidays", "extra_working_days"):
+        for text in getattr(config.business_hours, key):
+            try:
+                date.fromisoformat(text)
+            except ValueError:
+                raise ConfigError(source, f"business_hours.{key}",
+                                  f"expected 'YYYY-MM-DD', got {text!r}") from None
+    sla = config.sla
+    if not 0 < sla.warn_share < 1:
+        raise ConfigError(source, "sla.warn_share", "must be between 0 and 1")
+    for i, policy in enumerate(sla.policies):
+        if policy.first_response_minutes <= 0 or policy.resolution_minutes <= 0:
+            raise ConfigError(source, f"sla.policies[{i}]", "targets must be positive minutes")
+    names = [p.name for p in sla.policies]
+    if len(set(names)) != len(names):
+        raise ConfigError(source, "sla.policies.name", "policy names must be unique")
+    for i, rule in enumerate(config.routing.rules):
+        if rule.priority not in (0, 1, 2, 3):
+            raise ConfigError(source, f"routing.rules[{i}].priority",
+                              "must be 1 (urgent), 2 (normal), 3 (low) or 0 (keep)")
+        if not (rule.queue or rule.priority or rule.category):
+            raise ConfigError(source, f"routing.rules[{i}]",
+                              "a rule must set a queue, a priority or a category")
+    names = [r.name for r in config.routing.rules]
+    if len(set(names)) != len(names):
+        raise ConfigError(source, "routing.rules.name", "rule names must be unique")
+    for i, hook in enumerate(config.webhooks):
+        if not hook.url.startswith(("http://", "https://")):
+            raise ConfigError(source, f"webhooks[{i}].url", "expected an http(s) URL")
 
 
 def _is_period(text: str) -> bool:
