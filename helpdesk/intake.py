@@ -11,7 +11,7 @@ receiving the same inquiry at once store it once: the unique constraint on
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -116,6 +116,42 @@ class Intake:
         # Files first: content-addressed, so a retry or a duplicate costs nothing.
         digests = [self.files.save(a.data) for a in inquiry.attachments]
         return self.store.write_retrying(lambda s: self._receive(s, inquiry, digests))
+
+    def receive_batch(self, inquiries: Sequence[Inquiry],
+                      after: Callable[[Session, Inquiry, IntakeResult], None] | None = None,
+                      ) -> list[IntakeResult | RejectedInquiry]:
+        """Many inquiries in one transaction (bulk imports such as call logs).
+
+        Replays are found with one query; each new inquiry gets a savepoint so one
+        bad identity rejects that inquiry alone. ``after`` runs for each stored
+        inquiry inside the same transaction. On a conflict with another worker
+        the whole batch runs again, finding that worker's rows as duplicates.
+        """
+        digests = [[self.files.save(a.data) for a in i.attachments] for i in inquiries]
+
+        def work(session: Session) -> list[IntakeResult | RejectedInquiry]:
+            known = _find_messages(session, inquiries)
+            results: list[IntakeResult | RejectedInquiry] = []
+            for inquiry, files in zip(inquiries, digests, strict=True):
+                found = known.get((inquiry.channel, inquiry.external_id))
+                if found is not None:
+                    results.append(IntakeResult(ticket_id=found[1], message_id=found[0],
+                                                created=False, duplicate=True))
+                    continue
+                try:
+                    with session.begin_nested():
+                        result = self._receive(session, inquiry, files)
+                        if after is not None:
+                            after(session, inquiry, result)
+                except RejectedInquiry as exc:
+                    results.append(exc)
+                    continue
+                known[(inquiry.channel, inquiry.external_id)] = (result.message_id,
+                                                                 result.ticket_id)
+                results.append(result)
+            return results
+
+        return self.store.write_retrying(work)
 
     async def __call__(self, inquiry: Inquiry) -> ReceiveOutcome:
         """The :data:`channels.base.InquirySink` the channel adapters call."""
@@ -237,6 +273,18 @@ class Intake:
             ).first()
             if ticket is not None:
                 return ticket, "it continues the same conversation"
+        elif inquiry.channel == Channel.PHONE:
+            # A call outside a callback thread belongs with the caller's open phone
+            # ticket (they called back, or we reached them).
+            ticket = session.exec(
+                select(Ticket).where(Ticket.contact_id == contact.id,
+                                     Ticket.channel == Channel.PHONE,
+                                     col(Ticket.status).in_(OPEN_STATUSES),
+                                     col(Ticket.merged_into_id).is_(None))
+                .order_by(col(Ticket.id).desc()).limit(1)
+            ).first()
+            if ticket is not None:
+                return ticket, "the caller has an open phone ticket"
         return None, ""
 
     def _may_reopen(self, ticket: Ticket, now: datetime) -> bool:
@@ -252,6 +300,21 @@ def _find_message(session: Session, channel: str, external_id: str) -> tuple[int
         .where(Message.channel == channel, Message.external_id == external_id)
     ).first()
     return None if row is None or row[0] is None else (row[0], row[1])
+
+
+def _find_messages(session: Session,
+                   inquiries: Sequence[Inquiry]) -> dict[tuple[str, str], tuple[int, int]]:
+    found: dict[tuple[str, str], tuple[int, int]] = {}
+    by_channel: dict[str, list[str]] = {}
+    for inquiry in inquiries:
+        by_channel.setdefault(inquiry.channel, []).append(inquiry.external_id)
+    for channel, ids in by_channel.items():
+        rows = session.exec(select(Message.external_id, Message.id, Message.ticket_id)
+                            .where(Message.channel == channel,
+                                   col(Message.external_id).in_(ids)))
+        for external_id, message_id, ticket_id in rows:
+            found[(channel, external_id)] = (message_id or 0, ticket_id)
+    return found
 
 
 def _follow_merges(session: Session, ticket_id: int) -> Ticket:

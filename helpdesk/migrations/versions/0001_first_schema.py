@@ -1,8 +1,8 @@
 """first schema
 
-Revision ID: cbcfba21c4ab
+Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 05:54:46.312871
+Create Date: 2026-11-24
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from alembic import op
 import helpdesk.models
 
 
-revision: str = 'cbcfba21c4ab'
+revision: str = '0001'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -146,6 +146,10 @@ def upgrade() -> None:
     sa.Column('first_response_breached', sa.Boolean(), nullable=False),
     sa.Column('resolution_breached', sa.Boolean(), nullable=False),
     sa.Column('satisfaction', sa.Integer(), nullable=True),
+    sa.Column('first_response_seconds', sa.Integer(), nullable=True),
+    sa.Column('first_response_business_seconds', sa.Integer(), nullable=True),
+    sa.Column('resolution_seconds', sa.Integer(), nullable=True),
+    sa.Column('resolution_business_seconds', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['assignee_id'], ['staff_user.id'], ),
     sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], ),
     sa.ForeignKeyConstraint(['linked_ticket_id'], ['ticket.id'], ),
@@ -159,6 +163,10 @@ def upgrade() -> None:
         batch_op.create_index('ix_ticket_contact_status', ['contact_id', 'status'], unique=False)
         batch_op.create_index('ix_ticket_conversation', ['conversation_key', 'status'], unique=False)
         batch_op.create_index('ix_ticket_created', ['created_at', 'channel'], unique=False)
+        batch_op.create_index('ix_ticket_report_assignee', ['assignee_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_ticket_report_category', ['category', 'created_at'], unique=False)
+        batch_op.create_index('ix_ticket_report_faq', ['auto_answer_entry', 'created_at'], unique=False)
+        batch_op.create_index('ix_ticket_report_queue', ['queue_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_ticket_resolved_at'), ['resolved_at'], unique=False)
         batch_op.create_index('ix_ticket_status_queue', ['status', 'queue_id', 'sla_due_at'], unique=False)
 
@@ -277,6 +285,10 @@ def downgrade() -> None:
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.drop_index('ix_ticket_status_queue')
         batch_op.drop_index(batch_op.f('ix_ticket_resolved_at'))
+        batch_op.drop_index('ix_ticket_report_queue')
+        batch_op.drop_index('ix_ticket_report_faq')
+        batch_op.drop_index('ix_ticket_report_category')
+        batch_op.drop_index('ix_ticket_report_assignee')
         batch_op.drop_index('ix_ticket_created')
         batch_op.drop_index('ix_ticket_conversation')
         batch_op.drop_index('ix_ticket_contact_status')

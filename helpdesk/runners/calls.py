@@ -1,0 +1,200 @@
+"""Importing the phone system's call logs into the ticket store.
+
+Each call becomes a message through intake, in batches of one transaction each,
+so a 100,000-row file imports in seconds and a re-import adds nothing (the call's
+uniqueid, else a hash of its row, is the message's external id). A row that
+cannot be read is reported with its line number and kept in the quarantine;
+the rest goes on.
+
+Missed, busy and failed calls open (or join) a callback ticket in the callback
+queue. An answered call is a conversation that already happened: its ticket is
+resolved, the consultant on the extension is its assignee and first responder,
+and a consultant reopens it when the resident needs more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from channels.base import HealthReport, Inquiry, InvalidInput
+from channels.phone import (
+    CallLogFormatError,
+    CallRecord,
+    RowError,
+    call_to_inquiry,
+    read_call_log,
+)
+from helpdesk.bootstrap import Services
+from helpdesk.intake import IntakeResult, RejectedInquiry, ensure_queue
+from helpdesk.models import Event, Ticket, TicketStatus, User
+
+BATCH = 500
+
+
+@dataclass
+class ImportSummary:
+    imported: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    problems: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return self.imported + self.duplicates + self.rejected + self.skipped
+
+
+Progress = Callable[[int], None]
+
+
+def import_call_log(services: Services, path: Path, *, format: str | None = None,
+                    progress: Progress | None = None) -> ImportSummary:
+    """Import one call-log file; raises CallLogFormatError when the file is unusable."""
+    phone = services.config.channels.phone
+    chosen = format or phone.format
+    mapping = dict(phone.generic_columns) if chosen == "generic" else None
+    rows = read_call_log(path, format=chosen, mapping=mapping,
+                         timezone=phone.timezone)
+    return import_rows(services, rows, source=path.name, progress=progress)
+
+
+def import_rows(services: Services, rows: Iterable[CallRecord | RowError], *, source: str,
+                progress: Progress | None = None) -> ImportSummary:
+    summary = ImportSummary()
+    extensions = _extensions(services)
+    callback_queue = services.config.channels.phone.callback_queue
+    for batch in _batches(rows, BATCH):
+        inquiries: list[tuple[Inquiry, CallRecord]] = []
+        for row in batch:
+            if isinstance(row, RowError):
+                _reject(services, summary, row.line, row.reason, row.raw, source)
+                continue
+            try:
+                inquiries.append((call_to_inquiry(row, source=source), row))
+            except InvalidInput as exc:
+                summary.skipped += 1
+                summary.problems.append((row.line, f"skipped: {exc.reason}"))
+        results = services.intake.receive_batch(
+            [i for i, _ in inquiries],
+            _settler({i.external_id: r for i, r in inquiries}, extensions, callback_queue,
+                     services.clock()))
+        for (inquiry, record), result in zip(inquiries, results, strict=True):
+            if isinstance(result, RejectedInquiry):
+                _reject(services, summary, record.line, str(result), inquiry.raw_ref or "",
+                        source)
+            elif result.duplicate:
+                summary.duplicates += 1
+            else:
+                summary.imported += 1
+        if progress is not None:
+            progress(summary.rows)
+    return summary
+
+
+def _settler(records: dict[str, CallRecord], extensions: dict[str, int], callback_queue: str,
+             now: datetime) -> Callable[[Session, Inquiry, IntakeResult], None]:
+    def after(session: Session, inquiry: Inquiry, result: IntakeResult) -> None:
+        _settle_call(session, records[inquiry.external_id], result, extensions,
+                     callback_queue, now)
+
+    return after
+
+
+def _settle_call(session: Session, record: CallRecord, result: IntakeResult,
+                 extensions: dict[str, int], callback_queue: str, now: datetime) -> None:
+    ticket = session.get_one(Ticket, result.ticket_id)
+    consultant = extensions.get(record.extension or "")
+    if record.callback_needed:
+        if result.created:
+            ticket.queue_id = ensure_queue(session, callback_queue)
+            ticket.priority = min(ticket.priority, 2)
+        return
+    if not record.answered:
+        return
+    answered_at = record.answer or record.start
+    if consultant is not None and ticket.assignee_id is None:
+        ticket.assignee_id = consultant
+    if ticket.first_response_at is None:
+        ticket.first_response_at = answered_at
+    if ticket.status in (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING):
+        previous = ticket.status
+        ticket.status = TicketStatus.RESOLVED
+        ticket.resolved_at = record.end or answered_at
+        session.add(Event(ticket_id=ticket.id, kind="ticket.status", actor="phone",
+                          actor_user_id=consultant,
+                          data={"from": previous, "to": "resolved",
+                                "why": "the call was answered"
+                                       + (f" by extension {record.extension}"
+                                          if record.extension else "")},
+                          created_at=now))
+
+
+def _reject(services: Services, summary: ImportSummary, line: int, reason: str, raw: str,
+            source: str) -> None:
+    summary.rejected += 1
+    summary.problems.append((line, reason))
+    services.quarantine.keep("phone", raw.encode("utf-8", "replace"), f"line {line}: {reason}",
+                             f"{source}:{line}")
+
+
+def _extensions(services: Services) -> dict[str, int]:
+    with services.store.read() as session:
+        return {ext: uid for ext, uid in session.exec(select(User.extension, User.id))
+                if ext and uid is not None}
+
+
+def _batches(rows: Iterable[CallRecord | RowError],
+             size: int) -> Iterator[list[CallRecord | RowError]]:
+    batch: list[CallRecord | RowError] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class CallLogFolder:
+    """Imports call logs dropped into a folder, as the phone system exports them.
+
+    A file is imported again whenever its size or time changes (a log the phone
+    system appends to); re-importing adds only the new rows.
+    """
+
+    name = "phone-folder"
+
+    def __init__(self, services: Services, folder: Path, interval: float = 30.0) -> None:
+        self.services = services
+        self.folder = folder
+        self.interval = interval
+        self.seen: dict[str, str] = {}
+
+    async def run(self) -> None:
+        while True:
+            await self.scan_once()
+            await asyncio.sleep(self.interval)
+
+    async def scan_once(self) -> int:
+        imported = 0
+        states = self.services.channel_states
+        try:
+            for path in sorted(self.folder.glob("*.csv")):
+                stat = path.stat()
+                key = f"{stat.st_size}:{int(stat.st_mtime)}"
+                if self.seen.get(path.name) == key:
+                    continue
+                summary = await self.services.store.run(import_call_log, self.services, path)
+                self.seen[path.name] = key
+                imported += summary.imported
+            await states.health(HealthReport("phone:folder", True, None,
+                                             {"imported": imported}))
+        except (OSError, CallLogFormatError) as exc:
+            await states.health(HealthReport("phone:folder", False, str(exc)))
+        return imported
