@@ -177,7 +177,25 @@ class Ticket(SQLModel, table=True):
         sa.Index("ix_ticket_conversation", "conversation_key", "status"),
         sa.Index("ix_ticket_contact_status", "contact_id", "status"),
         sa.Index("ix_ticket_created", "created_at", "channel"),
+        # Durations in seconds kept by helpdesk.reports_summary when the first
+        # reply or the resolution is recorded, so reports sort integers instead
+        # of replaying events. Business seconds count Jakarta opening hours
+        # outside holidays and pending time. Written only with SQL, hence left
+        # out of the ORM mapping (__mapper_args__): loading or saving a ticket
+        # never touches them.
+        sa.Column("first_response_seconds", sa.Integer(), nullable=True),
+        sa.Column("first_response_business_seconds", sa.Integer(), nullable=True),
+        sa.Column("resolution_seconds", sa.Integer(), nullable=True),
+        sa.Column("resolution_business_seconds", sa.Integer(), nullable=True),
+        # Supervisor reports: a period (created_at) narrowed by one filter.
+        sa.Index("ix_ticket_report_queue", "queue_id", "created_at"),
+        sa.Index("ix_ticket_report_assignee", "assignee_id", "created_at"),
+        sa.Index("ix_ticket_report_category", "category", "created_at"),
+        sa.Index("ix_ticket_report_faq", "auto_answer_entry", "created_at"),
     )
+    __mapper_args__ = {"exclude_properties": [
+        "first_response_seconds", "first_response_business_seconds",
+        "resolution_seconds", "resolution_business_seconds"]}
 
     id: int | None = Field(default=None, primary_key=True)
     subject: str = Field(default="", max_length=300)
