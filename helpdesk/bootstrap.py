@@ -7,11 +7,14 @@ own. Concrete channel adapters are built here and nowhere else.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from starlette.routing import BaseRoute
+
 from channels.base import InboundAdapter, OutboundAdapter
+from channels.webchat import WebchatSender
 from helpdesk.attachments import AttachmentFiles
 from helpdesk.channel_state import ChannelStates, Quarantine
 from helpdesk.config import Config
@@ -20,6 +23,7 @@ from helpdesk.knowledge import KnowledgeService
 from helpdesk.models import utcnow
 from helpdesk.outbox import Dispatcher
 from helpdesk.store import Store
+from helpdesk.web.chat_hub import ChatHub
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,11 @@ class Services:
     knowledge: KnowledgeService
     clock: Callable[[], datetime]
     runners: list[InboundAdapter] = field(default_factory=list)
+    # Routes that channels add (a webhook), and what to close at shutdown.
+    routes: list[BaseRoute] = field(default_factory=list)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Open web chat windows in this process; the web chat sender rings them.
+    chat_hub: ChatHub = field(default_factory=ChatHub)
 
     @property
     def mail_domain(self) -> str:
@@ -56,8 +65,11 @@ def build_services(config: Config, *, clock: Callable[[], datetime] = utcnow,
                     policy=policy or DefaultQueuePolicy(config.tickets.default_queue),
                     clock=clock)
     dispatcher = Dispatcher(store, adapters or {}, config.outbox, clock=clock)
-    return Services(config=config, store=store, files=files, intake=intake,
+    services = Services(config=config, store=store, files=files, intake=intake,
                     dispatcher=dispatcher, channel_states=ChannelStates(store, clock),
                     quarantine=Quarantine(store, clock),
                     knowledge=KnowledgeService(store, config.knowledge_base, clock),
                     clock=clock)
+    if config.channels.webchat.enabled and "webchat" not in dispatcher.adapters:
+        dispatcher.register("webchat", WebchatSender(services.chat_hub.announce))
+    return services

@@ -12,6 +12,7 @@ from helpdesk.accounts import ensure_admin
 from helpdesk.bootstrap import build_services
 from helpdesk.cli.common import config_from, open_store
 from helpdesk.knowledge import faq_source, load_starter_if_empty
+from helpdesk.runners.wiring import wire_channels
 from helpdesk.web.app import create_app
 
 
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
                                    faq_source(config.knowledge_base, Path(config.base_dir)))
     if loaded is not None:
         print(f"Loaded {loaded.added} FAQ entries into the empty FAQ base", flush=True)
+    wire_channels(services)
     app = create_app(services, background=True)
     host = args.host or config.server.host
     port = args.port or config.server.port

@@ -54,8 +54,11 @@ def create_app(services: Services, *, background: bool = False) -> Starlette:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            for close in services.closers:
+                with contextlib.suppress(Exception):
+                    await close()
 
-    routes = [Route("/healthz", healthz), *api.routes]
+    routes = [Route("/healthz", healthz), *api.routes, *services.routes]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.services = services
     return app

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlmodel import col, select
 
 from helpdesk.bootstrap import Services
-from helpdesk.models import Message, Queue, QuarantineItem, Ticket, User
+from helpdesk.models import Message, QuarantineItem, Queue, Ticket, User
 from helpdesk.passwords import hash_password
 from helpdesk.runners.calls import import_call_log
 
@@ -74,10 +74,10 @@ def test_the_command_prints_a_summary_and_json(tmp_path: Path) -> None:
     summary = json.loads(result.stdout)
     assert summary["imported"] == 2 and summary["rejected"] == 6
     assert {"line", "reason"} <= set(summary["problems"][0])
-    plain = subprocess.run(command[:-2] + [str(DATA / "master_malformed.csv")],
+    plain = subprocess.run([*command[:-2], str(DATA / "master_malformed.csv")],
                            capture_output=True, text=True, env=env, check=False)
     assert "0 imported, 2 duplicates, 6 rejected" in plain.stdout
     assert "master_malformed.csv:2:" in plain.stderr
-    missing = subprocess.run(command[:-1] + ["nope.csv"], capture_output=True, text=True,
+    missing = subprocess.run([*command[:-1], "nope.csv"], capture_output=True, text=True,
                              env=env, check=False)
     assert missing.returncode == 1 and "no such file" in missing.stderr

@@ -1,0 +1,38 @@
+"""Builds every enabled channel from the configuration and plugs it in: inbound
+runners into the services, outbound senders into the outbox, webhooks into the
+web app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from helpdesk.bootstrap import Services
+from helpdesk.runners.calls import CallLogFolder
+from helpdesk.runners.telegram import WEBHOOK_SECRET_HEADER, build_telegram
+
+
+def wire_channels(services: Services) -> None:
+    telegram = build_telegram(services)
+    if telegram is not None:
+        services.dispatcher.register("telegram", telegram.sender)
+        services.closers.append(telegram.sender.close)
+        if telegram.poller is not None:
+            services.runners.append(telegram.poller)
+        webhook = telegram.webhook
+        if webhook is not None:
+            async def telegram_webhook(request: Request) -> Response:
+                status = await webhook.handle(await request.body(),
+                                              request.headers.get(WEBHOOK_SECRET_HEADER))
+                return JSONResponse({"ok": status == 200}, status_code=status)
+
+            services.routes.append(Route("/channels/telegram/webhook", telegram_webhook,
+                                         methods=["POST"]))
+            services.closers.append(webhook.close)
+    phone = services.config.channels.phone
+    if phone.enabled and phone.watch_dir:
+        folder = Path(services.config.base_dir) / phone.watch_dir
+        services.runners.append(CallLogFolder(services, folder))
