@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from helpdesk.bootstrap import Services
-from helpdesk.web import api
+from helpdesk.web import api, auth
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,8 @@ def create_app(services: Services, *, background: bool = False) -> Starlette:
                     await close()
 
     routes = [Route("/healthz", healthz), *api.routes, *services.routes]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    # Staff pages: sign-in, consultants' queues and tickets, administration.
+    routes += auth.staff_routes()
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=auth.middleware(services))
     app.state.services = services
     return app
