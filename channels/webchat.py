@@ -46,6 +46,7 @@ from channels.base import (
 __all__ = [
     "ButtonFrame",
     "ChatLine",
+    "FrameError",
     "Hello",
     "Limits",
     "MessageFrame",
@@ -145,6 +146,14 @@ class ChatLine:
     attachments: tuple[tuple[str, str, int], ...] = field(default=())
 
 
+class FrameError(InvalidInput):
+    """A frame the widget should not have sent; ``code`` lets it say why in its language."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(32)
 
@@ -152,22 +161,22 @@ def new_token() -> str:
 def conversation_id(token: str) -> str:
     """The conversation a token opens: its sha256, the only form ever stored."""
     if not _TOKEN.fullmatch(token):
-        raise InvalidInput("the chat token is malformed; start a new chat")
+        raise FrameError("bad_token", "the chat token is malformed; start a new chat")
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
 def parse_frame(raw: str | bytes, limits: Limits) -> Frame:
     """One frame from the widget, validated; :class:`InvalidInput` says what is wrong."""
     if isinstance(raw, bytes):
-        raise InvalidInput("send JSON text frames, not binary frames")
+        raise FrameError("bad_frame", "send JSON text frames, not binary frames")
     if len(raw) > limits.max_frame_chars:
-        raise InvalidInput(f"frame too large ({len(raw)} characters)")
+        raise FrameError("too_large", f"frame too large ({len(raw)} characters)")
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, RecursionError) as exc:
-        raise InvalidInput(f"frame is not valid JSON: {exc}") from None
+        raise FrameError("bad_frame", f"frame is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise InvalidInput("a frame is a JSON object with a 'type'")
+        raise FrameError("bad_frame", "a frame is a JSON object with a 'type'")
     kind = data.get("type")
     if kind == "hello":
         return _hello(data)
@@ -179,16 +188,18 @@ def parse_frame(raw: str | bytes, limits: Limits) -> Frame:
                            data=_short_text(data, "data", MAX_BUTTON_CHARS))
     if kind == "ping":
         return Ping()
-    raise InvalidInput(f"unknown frame type {kind!r}: expected hello, message, button or ping")
+    raise FrameError("bad_frame",
+                     f"unknown frame type {kind!r}: expected hello, message, button or ping")
 
 
 def _hello(data: Mapping[str, Any]) -> Hello:
     token = data.get("token")
     if token is not None and not (isinstance(token, str) and _TOKEN.fullmatch(token)):
-        raise InvalidInput("the chat token is malformed; start a new chat")
+        raise FrameError("bad_token", "the chat token is malformed; start a new chat")
     after = data.get("after", 0)
     if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-        raise InvalidInput("'after' must be the last sequence number seen (an integer >= 0)")
+        raise FrameError("bad_frame",
+                         "'after' must be the last sequence number seen (an integer >= 0)")
     return Hello(token=token, after=after)
 
 
@@ -196,14 +207,14 @@ def _message(data: Mapping[str, Any], limits: Limits) -> MessageFrame:
     client_id = _client_id(data)
     text = data.get("text", "")
     if not isinstance(text, str):
-        raise InvalidInput("'text' must be a string")
+        raise FrameError("bad_frame", "'text' must be a string")
     text = clean_text(text)
     if len(text) > limits.max_message_chars:
-        raise InvalidInput(f"message too long: {len(text)} characters, the limit is "
+        raise FrameError("too_long", f"message too long: {len(text)} characters, the limit is "
                            f"{limits.max_message_chars}")
     attachment = _attachment(data.get("attachment"), limits)
     if not text and attachment is None:
-        raise InvalidInput("the message is empty")
+        raise FrameError("empty", "the message is empty")
     return MessageFrame(client_id=client_id, text=text, profile=_profile(data.get("profile")),
                         attachment=attachment)
 
@@ -211,17 +222,18 @@ def _message(data: Mapping[str, Any], limits: Limits) -> MessageFrame:
 def _client_id(data: Mapping[str, Any]) -> str:
     value = data.get("id")
     if not isinstance(value, str) or not _CLIENT_ID.fullmatch(value):
-        raise InvalidInput("'id' must be the widget's message id (8-64 letters, digits, _ or -)")
+        raise FrameError("bad_frame",
+                         "'id' must be the widget's message id (8-64 letters, digits, _ or -)")
     return value
 
 
 def _short_text(data: Mapping[str, Any], key: str, limit: int) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"'{key}' must be a non-empty string")
+        raise FrameError("bad_frame", f"'{key}' must be a non-empty string")
     value = clean_text(value)
     if len(value) > limit:
-        raise InvalidInput(f"'{key}' is longer than {limit} characters")
+        raise FrameError("bad_frame", f"'{key}' is longer than {limit} characters")
     return value
 
 
@@ -229,7 +241,7 @@ def _profile(value: Any) -> Profile | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise InvalidInput("'profile' must be an object with name, email or phone")
+        raise FrameError("bad_profile", "'profile' must be an object with name, email or phone")
     fields: dict[str, str | None] = {}
     for key in ("name", "email", "phone"):
         item = value.get(key)
@@ -237,17 +249,17 @@ def _profile(value: Any) -> Profile | None:
             fields[key] = None
             continue
         if not isinstance(item, str):
-            raise InvalidInput(f"'profile.{key}' must be a string")
+            raise FrameError("bad_profile", f"'profile.{key}' must be a string")
         item = " ".join(clean_text(item).split())
         if len(item) > (MAX_NAME_CHARS if key == "name" else 320):
-            raise InvalidInput(f"'profile.{key}' is too long")
+            raise FrameError("bad_profile", f"'profile.{key}' is too long")
         fields[key] = item or None
     email = fields["email"]
     if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-        raise InvalidInput("'profile.email' is not an email address")
+        raise FrameError("bad_email", "'profile.email' is not an email address")
     phone = fields["phone"]
     if phone is not None and not re.fullmatch(r"\+?[0-9 ()./-]{6,24}", phone):
-        raise InvalidInput("'profile.phone' is not a phone number")
+        raise FrameError("bad_phone", "'profile.phone' is not a phone number")
     if not any(fields.values()):
         return None
     return Profile(name=fields["name"], email=email, phone=phone)
@@ -257,28 +269,30 @@ def _attachment(value: Any, limits: Limits) -> AttachmentData | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise InvalidInput("'attachment' must be an object with name, type and data")
+        raise FrameError("bad_attachment",
+                         "'attachment' must be an object with name, type and data")
     name, kind, data = value.get("name"), value.get("type"), value.get("data")
     if not isinstance(name, str) or not isinstance(kind, str) or not isinstance(data, str):
-        raise InvalidInput("'attachment' needs string name, type and data (base64)")
+        raise FrameError("bad_attachment", "'attachment' needs string name, type and data (base64)")
     kind = kind.strip().lower()
     if kind not in limits.attachment_types:
-        raise InvalidInput(f"file type {kind!r} is not accepted; send "
+        raise FrameError("attachment_type", f"file type {kind!r} is not accepted; send "
                            f"{', '.join(limits.attachment_types)}")
     if len(data) > (limits.attachment_max_bytes * 4) // 3 + 4:
-        raise InvalidInput(f"file too large: the limit is {limits.attachment_max_bytes} bytes")
+        raise FrameError("attachment_size",
+                         f"file too large: the limit is {limits.attachment_max_bytes} bytes")
     try:
         content = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidInput("'attachment.data' is not valid base64") from None
+        raise FrameError("bad_attachment", "'attachment.data' is not valid base64") from None
     if not content:
-        raise InvalidInput("the file is empty")
+        raise FrameError("bad_attachment", "the file is empty")
     if len(content) > limits.attachment_max_bytes:
-        raise InvalidInput(f"file too large: {len(content)} bytes, the limit is "
+        raise FrameError("attachment_size", f"file too large: {len(content)} bytes, the limit is "
                            f"{limits.attachment_max_bytes}")
     signatures = _MAGIC.get(kind)
     if signatures is not None and not content.startswith(signatures):
-        raise InvalidInput(f"the file's content is not {kind}")
+        raise FrameError("attachment_type", f"the file's content is not {kind}")
     return AttachmentData(filename=safe_filename(name, kind), content_type=kind, data=content)
 
 
@@ -297,7 +311,7 @@ def safe_filename(name: str, content_type: str) -> str:
 
 
 def inquiry_from_frame(frame: MessageFrame | ButtonFrame, *, conversation: str,
-                       received_at: datetime, ip: str | None = None) -> Inquiry:
+                       received_at: datetime) -> Inquiry:
     """The inquiry a message or button frame stands for.
 
     The external id pairs the conversation with the widget's message id, so a
@@ -320,8 +334,6 @@ def inquiry_from_frame(frame: MessageFrame | ButtonFrame, *, conversation: str,
     else:
         text = frame.label
         meta["callback"] = frame.data
-    if ip:
-        meta["ip"] = ip
     return Inquiry(
         channel=Channel.WEBCHAT, external_id=f"{conversation}:{frame.client_id}",
         sender=Identity(IdentityKind.WEBCHAT, conversation, name), text=text,

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from helpdesk.bootstrap import Services
-from helpdesk.web import api, auth
+from helpdesk.web import api, auth, residents
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def create_app(services: Services, *, background: bool = False) -> Starlette:
                 with contextlib.suppress(Exception):
                     await close()
 
-    routes = [Route("/healthz", healthz), *api.routes, *services.routes]
+    routes = [Route("/healthz", healthz), *api.routes, *residents.routes, *services.routes]
     # Staff pages: sign-in, consultants' queues and tickets, administration.
     routes += auth.staff_routes()
     app = Starlette(routes=routes, lifespan=lifespan, middleware=auth.middleware(services))
