@@ -18,7 +18,8 @@ from channels.webchat import WebchatSender
 from helpdesk.attachments import AttachmentFiles
 from helpdesk.channel_state import ChannelStates, Quarantine
 from helpdesk.config import Config
-from helpdesk.intake import DefaultQueuePolicy, Intake, TicketPolicy
+from helpdesk.decisions import Decisions, build_decisions
+from helpdesk.intake import Intake, TicketPolicy
 from helpdesk.knowledge import KnowledgeService
 from helpdesk.models import utcnow
 from helpdesk.outbox import Dispatcher
@@ -39,6 +40,8 @@ class Services:
     quarantine: Quarantine
     knowledge: KnowledgeService
     clock: Callable[[], datetime]
+    # Answer first, routing, SLA, assignment (helpdesk.decisions).
+    decisions: Decisions
     runners: list[InboundAdapter] = field(default_factory=list)
     # Routes that channels add (a webhook), and what to close at shutdown.
     routes: list[BaseRoute] = field(default_factory=list)
@@ -61,15 +64,20 @@ def build_services(config: Config, *, clock: Callable[[], datetime] = utcnow,
     store = store or Store(config.database_url, echo=config.database.echo,
                            pool_size=config.database.pool_size)
     files = AttachmentFiles(config.data_path / "attachments")
+    knowledge = KnowledgeService(store, config.knowledge_base, clock)
+    from helpdesk.web.auth import secret_key  # the web package imports this module
+
+    smtp_from = config.channels.smtp.from_address
+    decisions = build_decisions(
+        config, store, knowledge, secret=secret_key(config),
+        mail_domain=smtp_from.rsplit("@", 1)[-1] if "@" in smtp_from else "ptsp.localhost")
     intake = Intake(store, files, reopen_days=config.tickets.reopen_days,
-                    policy=policy or DefaultQueuePolicy(config.tickets.default_queue),
-                    clock=clock)
+                    policy=policy or decisions.policy, clock=clock)
     dispatcher = Dispatcher(store, adapters or {}, config.outbox, clock=clock)
     services = Services(config=config, store=store, files=files, intake=intake,
                     dispatcher=dispatcher, channel_states=ChannelStates(store, clock),
-                    quarantine=Quarantine(store, clock),
-                    knowledge=KnowledgeService(store, config.knowledge_base, clock),
-                    clock=clock)
+                    quarantine=Quarantine(store, clock), knowledge=knowledge,
+                    clock=clock, decisions=decisions)
     if config.channels.webchat.enabled and "webchat" not in dispatcher.adapters:
         dispatcher.register("webchat", WebchatSender(services.chat_hub.announce))
     return services

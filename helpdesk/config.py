@@ -218,7 +218,8 @@ class RoutingRuleConfig:
 
     ``faq_categories`` tests the category of the best FAQ suggestion;
     ``keywords`` are matched as whole normalised words (so "ijin" finds "izin");
-    ``email_domains``, ``identity_kinds`` and ``senders`` test the contact.
+    ``email_domains``, ``identity_kinds`` and ``senders`` test the contact;
+    ``flags`` are marks the channel set on the message (``callback_needed``).
     """
 
     name: str
@@ -231,6 +232,7 @@ class RoutingRuleConfig:
     email_domains: tuple[str, ...] = ()
     identity_kinds: tuple[str, ...] = ()
     senders: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
 
 
 def _default_routing_rules() -> tuple[RoutingRuleConfig, ...]:
@@ -241,8 +243,8 @@ def _default_routing_rules() -> tuple[RoutingRuleConfig, ...]:
                           queue="pengaduan", priority=1, category="pengaduan"),
         RoutingRuleConfig(name="pengaduan-kata", keywords=complaint_words,
                           queue="pengaduan", priority=1, category="pengaduan"),
-        RoutingRuleConfig(name="telepon-balik", channels=("phone",), queue="telepon-balik",
-                          category="telepon"),
+        RoutingRuleConfig(name="telepon-balik", channels=("phone",), flags=("callback_needed",),
+                          queue="telepon-balik", category="telepon"),
         RoutingRuleConfig(name="investasi", faq_categories=("penanaman_modal",),
                           queue="investasi", category="penanaman_modal"),
         RoutingRuleConfig(name="investasi-kata",

@@ -1,0 +1,350 @@
+"""The SLA clock: first-response and resolution targets in business minutes.
+
+Due times and breaches are computed from the ticket's events (created, status
+changes, the first reply by a person, resolution), never kept as a running
+counter, so a changed policy can be recomputed at any time. The results are
+copied into the ticket's summary columns (``sla_due_at``, ``resolution_due_at``,
+``first_response_breached``, ``resolution_breached``) for queues and reports.
+
+The clock pauses while the ticket waits on the resident (pending) and stops
+while it is resolved or closed; a reopened ticket's clock runs on from where
+it stopped. Automatic answers never count as a first response.
+
+:class:`SlaPolicies`, :func:`timeline_from_events` and :func:`evaluate` are
+pure; :class:`SlaClock` is the thin layer that reads events and writes columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, or_, select
+
+from helpdesk.business_calendar import BusinessCalendar, Interval
+from helpdesk.config import SlaConfig
+from helpdesk.models import Event, Queue, Ticket, TicketStatus
+from helpdesk.store import Store
+
+FIRST_RESPONSE = "first_response"
+RESOLUTION = "resolution"
+# Statuses in which the clock does not run.
+PAUSED = frozenset({TicketStatus.PENDING, TicketStatus.RESOLVED, TicketStatus.CLOSED})
+STOPPED = frozenset({TicketStatus.RESOLVED, TicketStatus.CLOSED})
+# Events that are a person answering the resident (a bot's are marked actor "bot").
+RESPONSE_EVENTS = frozenset({"message.queued", "call.logged", "ticket.responded"})
+
+# Called for every breach, so webhooks and notifications can follow.
+BreachListener = Callable[[Session, Ticket, str, datetime], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SlaTarget:
+    policy: str
+    first_response_minutes: int
+    resolution_minutes: int
+
+
+class SlaPolicies:
+    """Chooses the target for a ticket: the first configured policy that matches."""
+
+    def __init__(self, config: SlaConfig) -> None:
+        self.config = config
+        self.default = SlaTarget("standar", config.first_response_minutes,
+                                 config.resolution_minutes)
+
+    def target_for(self, queue: str | None, priority: int, channel: str) -> SlaTarget:
+        for p in self.config.policies:
+            if p.queues and queue not in p.queues:
+                continue
+            if p.priorities and priority not in p.priorities:
+                continue
+            if p.channels and channel not in p.channels:
+                continue
+            return SlaTarget(p.name, p.first_response_minutes, p.resolution_minutes)
+        return self.default
+
+    @property
+    def longest(self) -> SlaTarget:
+        every = [self.default, *(SlaTarget(p.name, p.first_response_minutes,
+                                           p.resolution_minutes) for p in self.config.policies)]
+        return SlaTarget("longest", max(t.first_response_minutes for t in every),
+                         max(t.resolution_minutes for t in every))
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """The parts of an event the clock reads (an :class:`Event` row fits)."""
+
+    kind: str
+    data: Mapping[str, Any]
+    created_at: datetime
+    actor: str = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    created_at: datetime
+    status: str
+    # Closed intervals during which the clock did not run.
+    pauses: tuple[Interval, ...]
+    # Start of the pause still going on (pending, resolved, closed), if any.
+    paused_since: datetime | None
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    warned: frozenset[str]
+    breached: frozenset[str]
+    # The priority before an SLA escalation raised it (the policy keeps using it).
+    priority_before_escalation: int | None = None
+
+
+def _status_change(event: EventRecord) -> str | None:
+    if event.kind == "ticket.status":
+        to = event.data.get("to")
+        return str(to) if to else None
+    if event.kind == "ticket.reopened":
+        return TicketStatus.OPEN
+    if event.kind == "ticket.created":
+        return TicketStatus.NEW
+    return None
+
+
+def timeline_from_events(created_at: datetime, events: Iterable[EventRecord], *,
+                         priority: int | None = None) -> Timeline:
+    """Replay a ticket's events (oldest first) into the facts the clock needs."""
+    status: str = TicketStatus.NEW
+    pauses: list[Interval] = []
+    paused_since: datetime | None = None
+    first_response: datetime | None = None
+    resolved_at: datetime | None = None
+    warned: set[str] = set()
+    breached: set[str] = set()
+    escalation: tuple[int, int] | None = None
+    for event in events:
+        to = _status_change(event)
+        if to is not None and to != status:
+            at = max(event.created_at, created_at)
+            if to in PAUSED and status not in PAUSED:
+                paused_since = at
+            elif to not in PAUSED and status in PAUSED and paused_since is not None:
+                pauses.append((paused_since, at))
+                paused_since = None
+            if to not in STOPPED:
+                resolved_at = None
+            elif status not in STOPPED:  # resolved -> closed keeps the resolution time
+                resolved_at = at
+            status = to
+        elif event.kind in RESPONSE_EVENTS and event.actor not in ("bot", "system"):
+            if first_response is None:
+                first_response = event.created_at
+        elif event.kind == "sla.warning":
+            warned.add(str(event.data.get("target")))
+        elif event.kind == "sla.breached":
+            breached.add(str(event.data.get("target")))
+        elif event.kind == "sla.escalated":
+            escalation = (int(event.data.get("from_priority", 2)),
+                          int(event.data.get("to_priority", 1)))
+    before = None
+    if escalation is not None and priority == escalation[1]:
+        before = escalation[0]
+    return Timeline(created_at=created_at, status=status, pauses=tuple(pauses),
+                    paused_since=paused_since, first_response_at=first_response,
+                    resolved_at=resolved_at, warned=frozenset(warned),
+                    breached=frozenset(breached), priority_before_escalation=before)
+
+
+@dataclass(frozen=True, slots=True)
+class SlaState:
+    policy: str
+    first_response_due: datetime
+    resolution_due: datetime
+    first_response_breached: bool
+    resolution_breached: bool
+    # Targets whose warning share has passed without a breach (not while paused).
+    due_warnings: tuple[str, ...]
+    paused: bool
+
+
+def _clipped(timeline: Timeline, end: datetime) -> list[Interval]:
+    pauses = [(a, min(b, end)) for a, b in timeline.pauses if a < end]
+    if timeline.paused_since is not None and timeline.paused_since < end:
+        pauses.append((timeline.paused_since, end))
+    return pauses
+
+
+def evaluate(target: SlaTarget, timeline: Timeline, calendar: BusinessCalendar,
+             now: datetime, warn_share: float) -> SlaState:
+    """Due times, breaches and warnings at ``now``.
+
+    Each clock runs from creation to its end (the first response, the
+    resolution, or ``now`` while still open), minus the pauses before that end.
+    While a ticket is paused its due times are what they would be if it
+    resumed now: they move on as the pause lasts.
+    """
+    start = timeline.created_at
+    fr_end = timeline.first_response_at or now
+    res_end = timeline.resolved_at or now
+    fr_pauses = _clipped(timeline, fr_end)
+    res_pauses = _clipped(timeline, res_end)
+    fr_due = calendar.add_minutes(start, target.first_response_minutes, fr_pauses)
+    res_due = calendar.add_minutes(start, target.resolution_minutes, res_pauses)
+    fr_breached = fr_end > fr_due
+    res_breached = res_end > res_due
+    paused = timeline.status in PAUSED
+    warnings: list[str] = []
+    if not paused:
+        if timeline.first_response_at is None and not fr_breached:
+            left = calendar.minutes_between(now, fr_due)
+            if left <= (1 - warn_share) * target.first_response_minutes:
+                warnings.append(FIRST_RESPONSE)
+        if not res_breached:
+            left = calendar.minutes_between(now, res_due)
+            if left <= (1 - warn_share) * target.resolution_minutes:
+                warnings.append(RESOLUTION)
+    return SlaState(policy=target.policy, first_response_due=fr_due, resolution_due=res_due,
+                    first_response_breached=fr_breached, resolution_breached=res_breached,
+                    due_warnings=tuple(warnings), paused=paused)
+
+
+class SlaClock:
+    """Keeps a ticket's SLA columns in step with its events, and raises the
+    warnings and breaches as events when their moment has come."""
+
+    def __init__(self, calendar: BusinessCalendar, config: SlaConfig, *,
+                 on_breach: BreachListener | None = None) -> None:
+        self.calendar = calendar
+        self.config = config
+        self.policies = SlaPolicies(config)
+        self.on_breach = on_breach
+        self._queue_names: dict[int, str] = {}
+
+    def queue_name(self, session: Session, queue_id: int | None) -> str | None:
+        if queue_id is None:
+            return None
+        name = self._queue_names.get(queue_id)
+        if name is None:
+            name = session.exec(select(Queue.name).where(Queue.id == queue_id)).first()
+            if name is None:
+                return None
+            self._queue_names[queue_id] = name
+        return name
+
+    def timeline(self, session: Session, ticket: Ticket) -> Timeline:
+        rows = session.exec(select(Event).where(Event.ticket_id == ticket.id)
+                            .order_by(col(Event.id))).all()
+        events = [EventRecord(e.kind, e.data, e.created_at, e.actor) for e in rows]
+        return timeline_from_events(ticket.created_at, events, priority=ticket.priority)
+
+    def refresh(self, session: Session, ticket: Ticket, now: datetime) -> SlaState:
+        """Recompute from the events, update the columns, record new warnings and
+        breaches (each once per target)."""
+        return self._refresh(session, ticket, now)[0]
+
+    def _refresh(self, session: Session, ticket: Ticket,
+                 now: datetime) -> tuple[SlaState, int]:
+        assert ticket.id is not None
+        emitted = 0
+        timeline = self.timeline(session, ticket)
+        priority = timeline.priority_before_escalation or ticket.priority
+        target = self.policies.target_for(self.queue_name(session, ticket.queue_id), priority,
+                                          ticket.channel)
+        state = evaluate(target, timeline, self.calendar, now, self.config.warn_share)
+        ticket.sla_due_at = state.first_response_due
+        ticket.resolution_due_at = state.resolution_due
+        ticket.first_response_breached = state.first_response_breached
+        ticket.resolution_breached = state.resolution_breached
+        if ticket.first_response_at is None and timeline.first_response_at is not None:
+            ticket.first_response_at = timeline.first_response_at
+        for name in state.due_warnings:
+            if name not in timeline.warned:
+                due = state.first_response_due if name == FIRST_RESPONSE else state.resolution_due
+                session.add(Event(ticket_id=ticket.id, kind="sla.warning", actor="sla",
+                                  data={"target": name, "policy": target.policy,
+                                        "due": due.isoformat(),
+                                        "assignee_id": ticket.assignee_id,
+                                        "notify": "assignee"}, created_at=now))
+                emitted += 1
+        breaches = [(FIRST_RESPONSE, state.first_response_breached, state.first_response_due),
+                    (RESOLUTION, state.resolution_breached, state.resolution_due)]
+        for name, breached, due in breaches:
+            if breached and name not in timeline.breached:
+                self._breach(session, ticket, name, target, due, now)
+                emitted += 1
+        return state, emitted
+
+    def _breach(self, session: Session, ticket: Ticket, name: str, target: SlaTarget,
+                due: datetime, now: datetime) -> None:
+        session.add(Event(ticket_id=ticket.id, kind="sla.breached", actor="sla",
+                          data={"target": name, "policy": target.policy,
+                                "due": due.isoformat(), "assignee_id": ticket.assignee_id,
+                                "queue_id": ticket.queue_id}, created_at=now))
+        raised = self.config.breach_priority
+        if ticket.status not in STOPPED:
+            data: dict[str, Any] = {"target": name, "notify": "supervisors",
+                                    "assignee_id": ticket.assignee_id,
+                                    "queue_id": ticket.queue_id}
+            if raised < ticket.priority:
+                data.update(from_priority=ticket.priority, to_priority=raised)
+                ticket.priority = raised
+            session.add(Event(ticket_id=ticket.id, kind="sla.escalated", actor="sla",
+                              data=data, created_at=now))
+        if self.on_breach is not None:
+            self.on_breach(session, ticket, name, now)
+
+    # -- sweeps -------------------------------------------------------------
+
+    def candidates(self, session: Session, now: datetime, limit: int) -> Sequence[Ticket]:
+        """Running tickets close enough to a warning or breach to look at.
+
+        A warning falls due when the business minutes left reach
+        ``(1 - warn_share)`` of the target, so every such ticket is due before the
+        instant that many (longest-target) business minutes from now.
+        """
+        longest = self.policies.longest
+        share = 1 - self.config.warn_share
+        fr_horizon = self.calendar.add_minutes(now, share * longest.first_response_minutes)
+        res_horizon = self.calendar.add_minutes(now, share * longest.resolution_minutes)
+        running = (TicketStatus.NEW, TicketStatus.OPEN)
+        query = (
+            select(Ticket)
+            .where(col(Ticket.status).in_(running), or_(
+                col(Ticket.first_response_at).is_(None)
+                & col(Ticket.first_response_breached).is_(False)
+                & (col(Ticket.sla_due_at) <= fr_horizon),
+                col(Ticket.resolution_breached).is_(False)
+                & (col(Ticket.resolution_due_at) <= res_horizon),
+            ))
+            .order_by(col(Ticket.sla_due_at)).limit(limit)
+        )
+        return session.exec(query).all()
+
+    def sweep(self, store: Store, now: datetime, *, limit: int = 500) -> int:
+        """Refresh the tickets near a threshold; returns how many new SLA events."""
+
+        def work(session: Session) -> int:
+            return sum(self._refresh(session, ticket, now)[1]
+                       for ticket in self.candidates(session, now, limit))
+
+        return store.write_retrying(work)
+
+    def recompute(self, store: Store, now: datetime, *, open_only: bool = True,
+                  batch: int = 500) -> int:
+        """Recompute every (open) ticket after a policy or calendar change."""
+        last_id, done = 0, 0
+        while True:
+            def work(session: Session, after: int = last_id) -> list[int]:
+                query = select(Ticket).where(col(Ticket.id) > after)
+                if open_only:
+                    query = query.where(col(Ticket.status).notin_(list(STOPPED)))
+                tickets = session.exec(query.order_by(col(Ticket.id)).limit(batch)).all()
+                for ticket in tickets:
+                    self.refresh(session, ticket, now)
+                return [t.id or 0 for t in tickets]
+
+            ids = store.write_retrying(work)
+            if not ids:
+                return done
+            done += len(ids)
+            last_id = ids[-1]
