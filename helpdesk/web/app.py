@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from helpdesk.bootstrap import Services
-from helpdesk.web import api, auth, residents
+from helpdesk.web import api, auth, feedback, residents
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,9 @@ def create_app(services: Services, *, background: bool = False) -> Starlette:
             tasks.append(asyncio.create_task(services.dispatcher.run(), name="outbox"))
             for runner in services.runners:
                 tasks.append(asyncio.create_task(runner.run(), name=runner.name))
+            # Hold expiry, SLA warnings and breaches, assignment (helpdesk.decisions).
+            tasks += [asyncio.create_task(loop) for loop in
+                      services.decisions.background(services.clock)]
         try:
             yield
         finally:
@@ -59,6 +62,7 @@ def create_app(services: Services, *, background: bool = False) -> Starlette:
                     await close()
 
     routes = [Route("/healthz", healthz), *api.routes, *residents.routes, *services.routes]
+    routes += feedback.routes()  # the signed yes/no and rating links in emails
     # Staff pages: sign-in, consultants' queues and tickets, administration.
     routes += auth.staff_routes()
     app = Starlette(routes=routes, lifespan=lifespan, middleware=auth.middleware(services))
