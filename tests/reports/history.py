@@ -3,16 +3,15 @@
 All times are Jakarta wall times (UTC+7) in the week of Monday 23 November 2026.
 The report covers Monday 23 to Wednesday 25 November.
 
-| # | channel  | opened      | first reply (person) | resolved       | notes |
-|---|----------|-------------|----------------------|----------------|-------|
-| 1 | email    | Mon 09:00   | Mon 09:30 (A)        | Mon 11:00      | rated 5 |
-| 2 | telegram | Mon 10:00   | Mon 13:00 (A)        | Tue 10:00      | first response breached, rated 3 |
-| 3 | webchat  | Mon 15:00   | bot only, Mon 15:01  | Mon 15:05 (FAQ "yes") | answered by FAQ nib-apa |
-| 4 | webchat  | Tue 08:30   | Tue 09:30 (B) after the bot | open    | FAQ nib-apa said "no" |
-| 5 | phone    | Tue 20:00   | none                 | open           | assigned to B |
-| 6 | email    | Sun 22:00   | Mon 08:10 (A)        | Mon 12:00      | opened before the period |
-| 7 | email    | Mon 09:05   | -                    | -              | merged into #1: never counted |
-| 8 | email    | Thu 26 09:00| -                    | -              | after the period |
+#1 email,    Mon 09:00, first reply Mon 09:30 (Ani), resolved Mon 11:00, rated 5
+#2 telegram, Mon 10:00, first reply Mon 13:00 (Ani), resolved Tue 10:00, rated 3,
+   first response breached
+#3 webchat,  Mon 15:00, only the bot answered; resolved Mon 15:05 by the FAQ "yes"
+#4 webchat,  Tue 08:30, the bot answered, the resident said "no", Budi replied 09:30
+#5 phone,    Tue 20:00, no reply yet, assigned to Budi
+#6 email,    Sun 22:00, first reply Mon 08:10 (Ani), resolved Mon 12:00: before the period
+#7 email,    Mon 09:05, merged into #1: never counted
+#8 email,    Thu 26 09:00: after the period
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from helpdesk.models import Contact, Event, FaqRecord, Queue, Ticket, User
-from helpdesk.reports_filters import T, ReportFilter
+from helpdesk.reports_filters import ReportFilter, T
 from helpdesk.store import Store
 
 WIB = timedelta(hours=7)
