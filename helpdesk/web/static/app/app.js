@@ -52,7 +52,9 @@
   // reconnects, which also re-checks the session.
   var body = document.body;
   if (!body.dataset.userId || !window.EventSource) { return; }
-  var url = "/live" + (body.dataset.ticketId ? "?ticket=" + encodeURIComponent(body.dataset.ticketId) : "");
+  var conversation = document.getElementById("conversation");
+  var ticketId = conversation ? conversation.dataset.ticketId : "";
+  var url = "/live" + (ticketId ? "?ticket=" + encodeURIComponent(ticketId) : "");
   var dot = document.getElementById("live-status");
   var source = new EventSource(url);
   source.onopen = function () { if (dot) { dot.className = "live-dot on"; } };

@@ -1,0 +1,208 @@
+"""The consultants' ticket queues: views, filters and keyset pages.
+
+Each view is a set of ticket statuses plus conditions. Rows come sorted by
+first-response due time (``sla_due_at``; tickets without one last), then id.
+A page is read per status, each an index range (``status, sla_due_at`` or
+``assignee_id, status, sla_due_at``), and the few rows merged here: no sort of
+the whole backlog and no COUNT(*) of the table, so a page costs the same at a
+thousand tickets or a million. Pages link forward with a cursor (the last
+row's due time and id) instead of page numbers.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from helpdesk.models import Message, Role, Ticket, TicketStatus, User, UserQueue
+from helpdesk.ticket_numbers import parse_number
+
+PAGE_SIZE = 25
+BREACHING_WINDOW = timedelta(hours=1)
+RUNNING = (TicketStatus.NEW, TicketStatus.OPEN)
+OPEN = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    key: str
+    title: str
+    statuses: tuple[str, ...]
+
+
+VIEWS = (
+    View("mine", "Mine", OPEN),
+    View("unassigned", "Unassigned in my queues", RUNNING),
+    View("open", "All open", OPEN),
+    View("waiting", "Waiting on resident", (TicketStatus.PENDING,)),
+    View("breaching", "Breaching soon", RUNNING),
+)
+VIEW_BY_KEY = {v.key: v for v in VIEWS}
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    channel: str = ""
+    status: str = ""
+    category: str = ""
+    queue_id: int | None = None
+    text: str = ""
+
+    def active(self) -> bool:
+        return bool(self.channel or self.status or self.category or self.queue_id or self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where the next page starts: after (due, id); ``due`` None means the
+    undated tail, which comes after every dated ticket."""
+
+    due: datetime | None
+    id: int
+
+    def encode(self) -> str:
+        stamp = "n" if self.due is None else str(int(self.due.timestamp() * 1_000_000))
+        return f"{stamp}.{self.id}"
+
+    @classmethod
+    def decode(cls, text: str | None) -> Cursor | None:
+        if not text:
+            return None
+        stamp, _, ident = text.partition(".")
+        try:
+            due = None if stamp == "n" else datetime.fromtimestamp(int(stamp) / 1_000_000, UTC)
+            return cls(due, int(ident))
+        except (ValueError, OverflowError, OSError):
+            return None
+
+
+@dataclass(slots=True)
+class QueuePage:
+    tickets: list[Ticket]
+    next_cursor: Cursor | None
+    direct: Ticket | None = None  # the search named a ticket number
+    notice: str = ""
+    my_queue_ids: list[int] = field(default_factory=list)
+
+
+def my_queue_ids(session: Session, user: User) -> list[int]:
+    return list(session.exec(select(UserQueue.queue_id).where(UserQueue.user_id == user.id)))
+
+
+def load_page(session: Session, user: User, view: View, filters: Filters,
+              after: Cursor | None, now: datetime, limit: int = PAGE_SIZE) -> QueuePage:
+    queue_ids = my_queue_ids(session, user)
+    page = QueuePage([], None, my_queue_ids=queue_ids)
+    if filters.text:
+        number = parse_number(filters.text.strip())
+        if number is not None:
+            page.direct = session.get(Ticket, number)
+    conditions: list[Any] = []
+    if view.key == "mine":
+        conditions.append(col(Ticket.assignee_id) == user.id)
+    elif view.key == "unassigned":
+        conditions.append(col(Ticket.assignee_id).is_(None))
+        # Supervisors and admins look after every queue.
+        if user.role == Role.CONSULTANT:
+            if not queue_ids:
+                page.notice = "no_queues"
+                return page
+            conditions.append(col(Ticket.queue_id).in_(queue_ids))
+    elif view.key == "breaching":
+        conditions.append(col(Ticket.first_response_at).is_(None))
+        conditions.append(col(Ticket.sla_due_at) <= now + BREACHING_WINDOW)
+    conditions += _filter_conditions(filters)
+    statuses = [s for s in view.statuses if not filters.status or s == filters.status]
+    dated = view.key == "breaching"  # a ticket without a due time is never breaching
+    rows = _sorted_rows(session, statuses, conditions, after, limit + 1, dated_only=dated)
+    page.tickets = rows[:limit]
+    if len(rows) > limit:
+        last = page.tickets[-1]
+        assert last.id is not None
+        page.next_cursor = Cursor(last.sla_due_at, last.id)
+    return page
+
+
+def _filter_conditions(filters: Filters) -> list[Any]:
+    conditions: list[Any] = []
+    if filters.channel:
+        conditions.append(col(Ticket.channel) == filters.channel)
+    if filters.category:
+        conditions.append(col(Ticket.category) == filters.category)
+    if filters.queue_id is not None:
+        conditions.append(col(Ticket.queue_id) == filters.queue_id)
+    text = filters.text.strip()
+    if text and parse_number(text) is None:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        # Subject or any message of the ticket; the message side walks the
+        # ticket's own messages through ix_message_ticket.
+        in_messages = (select(Message.id)
+                       .where(col(Message.ticket_id) == col(Ticket.id),
+                              col(Message.text).ilike(pattern, escape="\\"))
+                       .exists())
+        conditions.append(sa.or_(col(Ticket.subject).ilike(pattern, escape="\\"), in_messages))
+    return conditions
+
+
+def _sorted_rows(session: Session, statuses: Sequence[str], conditions: Sequence[Any],
+                 after: Cursor | None, want: int, *, dated_only: bool) -> list[Ticket]:
+    found: list[Ticket] = []
+    if after is None or after.due is not None:
+        per_status = []
+        for status in statuses:
+            query = (select(Ticket).where(col(Ticket.status) == status, *conditions,
+                                          col(Ticket.sla_due_at).is_not(None))
+                     .order_by(col(Ticket.sla_due_at), col(Ticket.id)).limit(want))
+            if after is not None and after.due is not None:
+                query = query.where(sa.tuple_(col(Ticket.sla_due_at), col(Ticket.id))
+                                    > sa.tuple_(sa.literal(after.due, _due_type()),
+                                                sa.literal(after.id)))
+            per_status.append(list(session.exec(query)))
+        found = list(heapq.merge(*per_status, key=_dated_key))[:want]
+    if len(found) < want and not dated_only:
+        per_status = []
+        for status in statuses:
+            query = (select(Ticket).where(col(Ticket.status) == status, *conditions,
+                                          col(Ticket.sla_due_at).is_(None))
+                     .order_by(col(Ticket.id)).limit(want - len(found)))
+            if after is not None and after.due is None:
+                query = query.where(col(Ticket.id) > after.id)
+            per_status.append(list(session.exec(query)))
+        found += list(heapq.merge(*per_status, key=lambda t: t.id or 0))[:want - len(found)]
+    return found
+
+
+def _due_type() -> Any:
+    return Ticket.__table__.c.sla_due_at.type  # type: ignore[attr-defined]
+
+
+def _dated_key(ticket: Ticket) -> tuple[datetime, int]:
+    assert ticket.sla_due_at is not None and ticket.id is not None
+    return ticket.sla_due_at, ticket.id
+
+
+def parse_filters(params: Any, known_channels: Iterable[str]) -> Filters:
+    def text(name: str, limit: int = 100) -> str:
+        value = params.get(name) or ""
+        return str(value).strip()[:limit]
+
+    channel = text("channel")
+    status = text("status")
+    queue = text("queue")
+    return Filters(
+        channel=channel if channel in set(known_channels) else "",
+        status=status if status in {s.value for s in TicketStatus} else "",
+        category=text("category", 64),
+        queue_id=int(queue) if queue.isdigit() else None,
+        text=text("q", 200),
+    )
+
+
+def without_text(filters: Filters) -> Filters:
+    return replace(filters, text="")
