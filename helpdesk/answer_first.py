@@ -98,7 +98,7 @@ class AnswerFirstPolicy:
         suggestions = self.knowledge.suggest(inquiry.text, self.suggestions)
         identities = tuple((k, v) for k, v in session.exec(
             select(ContactIdentity.kind, ContactIdentity.value)
-            .where(ContactIdentity.contact_id == received.contact.id)).all())
+            .where(ContactIdentity.contact_id == received.contact_id)).all())
         decision = self.router.decide(RoutingInput(
             channel=inquiry.channel, text=inquiry.text, subject=inquiry.subject or "",
             faq_categories=tuple((s.category, s.score) for s in suggestions),
@@ -141,7 +141,7 @@ class AnswerFirstPolicy:
         if inquiry.channel == Channel.EMAIL:
             since = received.now - timedelta(days=1)
             sent = session.exec(select(func.count()).select_from(Ticket).where(
-                Ticket.contact_id == received.contact.id,
+                Ticket.contact_id == received.contact_id,
                 col(Ticket.auto_answer_entry).is_not(None),
                 col(Ticket.created_at) >= since)).one()
             if sent >= self.config.email_per_address_per_day:
@@ -189,7 +189,7 @@ class AnswerFirstPolicy:
         """A button press: apply it to the ticket it names, if it is the resident's."""
         ticket_id = parse_number(answer.ticket)
         target = session.get(Ticket, ticket_id) if ticket_id else None
-        if target is None or target.contact_id != received.contact.id:
+        if target is None or target.contact_id != received.contact_id:
             return False  # not a real answer of theirs: treat it as a message
         if received.created and target.id != received.ticket.id:
             # The press arrived as a conversation of its own: close that shell.
