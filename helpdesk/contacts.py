@@ -42,14 +42,13 @@ def find_or_create_contact(session: Session, identity: Identity, *,
     return contact, known
 
 
-def attach_identities(session: Session, contact: Contact, identities: Iterable[Identity], *,
+def attach_identities(session: Session, contact_id: int, identities: Iterable[Identity], *,
                       ticket_id: int | None, now: datetime) -> list[Event]:
     """Add identities the resident shared (a Telegram contact card's phone number).
 
     An identity already held by another contact is left there and reported as an
     event: merging two residents is a consultant's decision.
     """
-    assert contact.id is not None
     events: list[Event] = []
     for identity in identities:
         try:
@@ -61,14 +60,14 @@ def attach_identities(session: Session, contact: Contact, identities: Iterable[I
         known = session.exec(select(ContactIdentity).where(
             ContactIdentity.kind == identity.kind, ContactIdentity.value == value)).first()
         if known is None:
-            session.add(ContactIdentity(contact_id=contact.id, kind=identity.kind, value=value,
+            session.add(ContactIdentity(contact_id=contact_id, kind=identity.kind, value=value,
                                         display_name=(identity.name or "")[:200],
                                         created_at=now))
             session.flush()
             events.append(Event(ticket_id=ticket_id, kind="contact.identity_added",
                                 actor="intake", data={"kind": identity.kind, "value": value},
                                 created_at=now))
-        elif known.contact_id != contact.id:
+        elif known.contact_id != contact_id:
             events.append(Event(ticket_id=ticket_id, kind="contact.identity_conflict",
                                 actor="intake",
                                 data={"kind": identity.kind, "value": value,

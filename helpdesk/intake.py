@@ -14,15 +14,16 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
-from channels.base import Channel, Inquiry, ReceiveOutcome, first_line
+from channels.base import Channel, Identity, Inquiry, ReceiveOutcome, first_line
+from helpdesk import intake_sql as sql
 from helpdesk.attachments import AttachmentFiles
-from helpdesk.contacts import attach_identities, find_or_create_contact
-from helpdesk.identities import InvalidIdentity, normalise_phone
+from helpdesk.contacts import attach_identities
+from helpdesk.identities import InvalidIdentity, normalise, normalise_phone
 from helpdesk.models import (
     OPEN_STATUSES,
     Attachment,
@@ -63,15 +64,28 @@ class IntakeResult:
 
 @dataclass(slots=True)
 class Received:
-    """What intake just stored, handed to the ticket policy in the same transaction."""
+    """What intake just stored, handed to the ticket policy in the same transaction.
+
+    ``ticket`` is the session's own object: changes to it are saved with the
+    transaction. ``message`` and ``contact`` are loaded on first use.
+    """
 
     inquiry: Inquiry
     ticket: Ticket
-    message: Message
-    contact: Contact
+    message_id: int
+    contact_id: int
     created: bool
     reopened: bool
     now: datetime
+    session: Session
+
+    @property
+    def message(self) -> Message:
+        return self.session.get_one(Message, self.message_id)
+
+    @property
+    def contact(self) -> Contact:
+        return self.session.get_one(Contact, self.contact_id)
 
 
 class TicketPolicy(Protocol):
@@ -159,61 +173,79 @@ class Intake:
         return result.outcome()
 
     def _receive(self, session: Session, inquiry: Inquiry, digests: list[str]) -> IntakeResult:
-        existing = _find_message(session, inquiry.channel, inquiry.external_id)
+        conn = session.connection()
+        existing = sql.find_message(conn, inquiry.channel, inquiry.external_id)
         if existing is not None:
             return IntakeResult(ticket_id=existing[1], message_id=existing[0], created=False,
                                 duplicate=True)
         now = self.clock()
         try:
-            contact, identity = find_or_create_contact(session, inquiry.sender, now=now)
+            contact_id, identity_id = self._contact(conn, inquiry.sender, now)
         except InvalidIdentity as exc:
             raise RejectedInquiry(str(exc)) from None
-        ticket, created, reopened = self._thread(session, inquiry, contact, now)
+        ticket, created, reopened = self._thread(session, conn, inquiry, contact_id, now)
         assert ticket.id is not None
-        message = Message(
-            ticket_id=ticket.id, direction=Direction.IN, channel=inquiry.channel,
-            external_id=inquiry.external_id, author_kind=AuthorKind.RESIDENT,
-            identity_id=identity.id, subject=(inquiry.subject or "")[:300], text=inquiry.text,
-            html=inquiry.html, meta=_message_meta(inquiry), created_at=inquiry.received_at,
-        )
-        session.add(message)
-        session.flush()  # the unique constraint speaks here; the caller retries
-        assert message.id is not None
+        # Executed before the ORM flushes anything: the unique constraint on
+        # (channel, external_id) speaks here, and the caller retries.
+        message_id = sql.insert_message(conn, {
+            "ticket_id": ticket.id, "direction": Direction.IN, "channel": inquiry.channel,
+            "external_id": inquiry.external_id, "author_kind": AuthorKind.RESIDENT,
+            "identity_id": identity_id, "subject": (inquiry.subject or "")[:300],
+            "text": inquiry.text, "html": inquiry.html, "meta": _message_meta(inquiry),
+            "created_at": inquiry.received_at,
+        })
         for attachment, digest in zip(inquiry.attachments, digests, strict=True):
             session.add(Attachment(
-                message_id=message.id, sha256=digest, size=len(attachment.data),
+                message_id=message_id, sha256=digest, size=len(attachment.data),
                 content_type=attachment.content_type[:200], filename=attachment.filename[:300],
                 inline=attachment.inline, content_id=attachment.content_id,
             ))
-        # Events go in as one multi-row INSERT: cheaper than an ORM object each.
-        events = [{"ticket_id": ticket.id, "kind": "message.received", "actor": "resident",
-                   "data": {"message_id": message.id, "channel": inquiry.channel},
-                   "created_at": now}]
+        events: list[dict[str, Any]] = [
+            {"ticket_id": ticket.id, "kind": "message.received", "actor": "resident",
+             "data": {"message_id": message_id, "channel": inquiry.channel},
+             "created_at": now}]
         events += [{"ticket_id": ticket.id, "kind": "message.notice", "actor": "intake",
-                    "data": {"message_id": message.id, "text": notice}, "created_at": now}
+                    "data": {"message_id": message_id, "text": notice}, "created_at": now}
                    for notice in inquiry.notices]
-        session.execute(sa.insert(Event), events)
+        if not created and ticket.status == TicketStatus.PENDING:
+            ticket.status = TicketStatus.OPEN
+            events.append({"ticket_id": ticket.id, "kind": "ticket.status", "actor": "resident",
+                           "data": {"from": "pending", "to": "open",
+                                    "why": "the resident wrote again"}, "created_at": now})
+        sql.insert_events(conn, events)
         if inquiry.extra_identities:
-            session.add_all(attach_identities(session, contact, inquiry.extra_identities,
+            session.add_all(attach_identities(session, contact_id, inquiry.extra_identities,
                                               ticket_id=ticket.id, now=now))
         ticket.last_message_at = max(ticket.last_message_at or now, inquiry.received_at)
         ticket.updated_at = now
-        if not created and ticket.status == TicketStatus.PENDING:
-            ticket.status = TicketStatus.OPEN
-            session.add(Event(ticket_id=ticket.id, kind="ticket.status", actor="resident",
-                              data={"from": "pending", "to": "open",
-                                    "why": "the resident wrote again"}, created_at=now))
         self.policy.after_receive(session, Received(
-            inquiry=inquiry, ticket=ticket, message=message, contact=contact, created=created,
-            reopened=reopened, now=now))
-        return IntakeResult(ticket_id=ticket.id, message_id=message.id, created=created,
+            inquiry=inquiry, ticket=ticket, message_id=message_id, contact_id=contact_id,
+            created=created, reopened=reopened, now=now, session=session))
+        return IntakeResult(ticket_id=ticket.id, message_id=message_id, created=created,
                             duplicate=False, reopened=reopened)
 
-    def _thread(self, session: Session, inquiry: Inquiry, contact: Contact,
+    def _contact(self, conn: Connection, sender: Identity, now: datetime) -> tuple[int, int]:
+        """(contact id, identity id) of the sender, created on first contact.
+
+        A concurrent creation of the same identity loses on the unique constraint;
+        the caller's retry then finds the winner's row.
+        """
+        value = normalise(sender.kind, sender.value)
+        name = (sender.name or "")[:200]
+        known = sql.find_identity(conn, sender.kind, value)
+        if known is not None:
+            identity_id, contact_id, merged_into, contact_name = known
+            contact_id = sql.current_contact(conn, contact_id, merged_into)
+            if name and not contact_name and merged_into is None:
+                conn.execute(sql.NAME_CONTACT, {"cid": contact_id, "new_name": name})
+            return contact_id, identity_id
+        contact_id = sql.insert_contact(conn, name, now)
+        return contact_id, sql.insert_identity(conn, contact_id, sender.kind, value, name, now)
+
+    def _thread(self, session: Session, conn: Connection, inquiry: Inquiry, contact_id: int,
                 now: datetime) -> tuple[Ticket, bool, bool]:
         """The ticket this message belongs to: (ticket, created, reopened)."""
-        found, why = self._find_thread(session, inquiry, contact)
-        conversation_key = _conversation_key(inquiry)
+        found, why = self._find_thread(session, conn, inquiry, contact_id)
         if found is not None and found.status in OPEN_STATUSES:
             return found, False, False
         if found is not None and self._may_reopen(found, now):
@@ -224,67 +256,53 @@ class Intake:
             session.add(Event(ticket_id=found.id, kind="ticket.reopened", actor="resident",
                               data={"from": previous, "why": why}, created_at=now))
             return found, False, True
-        assert contact.id is not None
-        ticket = Ticket(
-            subject=_subject(inquiry), channel=inquiry.channel, contact_id=contact.id,
-            status=TicketStatus.NEW, conversation_key=conversation_key,
-            linked_ticket_id=found.id if found is not None else None,
-            created_at=inquiry.received_at if inquiry.received_at < now else now,
-            updated_at=now, last_message_at=inquiry.received_at,
-        )
-        session.add(ticket)
-        session.flush()
-        data: dict[str, object] = {"channel": inquiry.channel, "subject": ticket.subject}
+        subject = _subject(inquiry)
+        ticket_id = sql.insert_ticket(conn, {
+            "subject": subject, "channel": inquiry.channel, "contact_id": contact_id,
+            "status": TicketStatus.NEW, "conversation_key": _conversation_key(inquiry),
+            "linked_ticket_id": found.id if found is not None else None,
+            "created_at": inquiry.received_at if inquiry.received_at < now else now,
+            "updated_at": now, "last_message_at": inquiry.received_at,
+        })
+        events: list[dict[str, Any]] = []
+        data: dict[str, object] = {"channel": inquiry.channel, "subject": subject}
         if found is not None:
             assert found.id is not None
             data["follows"] = format_number(found.id)
             data["why"] = f"{why}; the earlier ticket was resolved too long ago to reopen"
-            session.add(Event(ticket_id=found.id, kind="ticket.followed_up", actor="intake",
-                              data={"ticket": format_number(ticket.id or 0)}, created_at=now))
-        session.add(Event(ticket_id=ticket.id, kind="ticket.created", actor="intake", data=data,
-                          created_at=now))
-        return ticket, True, False
+            events.append({"ticket_id": found.id, "kind": "ticket.followed_up",
+                           "actor": "intake", "data": {"ticket": format_number(ticket_id)},
+                           "created_at": now})
+        events.append({"ticket_id": ticket_id, "kind": "ticket.created", "actor": "intake",
+                       "data": data, "created_at": now})
+        sql.insert_events(conn, events)
+        return session.get_one(Ticket, ticket_id), True, False
 
-    def _find_thread(self, session: Session, inquiry: Inquiry,
-                     contact: Contact) -> tuple[Ticket | None, str]:
+    def _find_thread(self, session: Session, conn: Connection, inquiry: Inquiry,
+                     contact_id: int) -> tuple[Ticket | None, str]:
         hints = inquiry.thread
         if hints.reply_to_ids:
-            row = session.exec(
-                select(Message.ticket_id)
-                .where(Message.channel == inquiry.channel,
-                       col(Message.external_id).in_(hints.reply_to_ids[:50]))
-                .order_by(col(Message.id).desc()).limit(1)
-            ).first()
-            if row is not None:
-                return _follow_merges(session, row), "it answers one of the ticket's messages"
+            found = sql.ticket_by_reply(conn, inquiry.channel, hints.reply_to_ids[:50])
+            if found is not None:
+                return _follow_merges(session, found), "it answers one of the ticket's messages"
         if hints.ticket_number:
-            ticket_id = parse_number(hints.ticket_number)
-            ticket = session.get(Ticket, ticket_id) if ticket_id else None
+            number = parse_number(hints.ticket_number)
+            ticket = session.get(Ticket, number) if number else None
             # Only the resident's own tickets: a quoted number must not let a
             # stranger write into someone else's conversation.
-            if ticket is not None and ticket.contact_id == contact.id:
+            if ticket is not None and ticket.contact_id == contact_id:
                 return _follow_merges(session, ticket.id or 0), "its subject names the ticket"
         key = _conversation_key(inquiry)
         if key is not None:
-            ticket = session.exec(
-                select(Ticket).where(Ticket.conversation_key == key,
-                                     col(Ticket.merged_into_id).is_(None))
-                .order_by(col(Ticket.id).desc()).limit(1)
-            ).first()
-            if ticket is not None:
-                return ticket, "it continues the same conversation"
+            found = sql.ticket_by_conversation(conn, key)
+            if found is not None:
+                return session.get_one(Ticket, found), "it continues the same conversation"
         elif inquiry.channel == Channel.PHONE:
             # A call outside a callback thread belongs with the caller's open phone
             # ticket (they called back, or we reached them).
-            ticket = session.exec(
-                select(Ticket).where(Ticket.contact_id == contact.id,
-                                     Ticket.channel == Channel.PHONE,
-                                     col(Ticket.status).in_(OPEN_STATUSES),
-                                     col(Ticket.merged_into_id).is_(None))
-                .order_by(col(Ticket.id).desc()).limit(1)
-            ).first()
-            if ticket is not None:
-                return ticket, "the caller has an open phone ticket"
+            found = sql.open_phone_ticket(conn, contact_id)
+            if found is not None:
+                return session.get_one(Ticket, found), "the caller has an open phone ticket"
         return None, ""
 
     def _may_reopen(self, ticket: Ticket, now: datetime) -> bool:
@@ -292,14 +310,6 @@ class Intake:
             return False
         resolved = ticket.resolved_at or ticket.updated_at
         return now - resolved <= self.reopen_window
-
-
-def _find_message(session: Session, channel: str, external_id: str) -> tuple[int, int] | None:
-    row = session.exec(
-        select(Message.id, Message.ticket_id)
-        .where(Message.channel == channel, Message.external_id == external_id)
-    ).first()
-    return None if row is None or row[0] is None else (row[0], row[1])
 
 
 def _find_messages(session: Session,
