@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from email import policy
 from email.header import decode_header
 from email.headerregistry import Address
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.parser import BytesParser
 from typing import Any
 
@@ -38,18 +38,33 @@ _AUTOMATED_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
 _AUTOREPLY_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress")
 
 
+def _raw_header(message: Message, name: str) -> str | None:
+    wanted = name.lower()
+    return next((str(v) for k, v in message.raw_items() if k.lower() == wanted), None)
+
+
+def _structured(message: Message, name: str) -> Any:
+    """One header parsed the modern way (RFC 2047 words, address lists) on demand.
+
+    The message itself is parsed with compat32: policy.default re-parses every
+    header on every access, which made parsing three times slower.
+    """
+    raw = _raw_header(message, name)
+    return None if raw is None else policy.default.header_fetch_parse(name, raw)
+
+
 def _header(message: Message, name: str) -> str | None:
     """A header as clean text; a header the parser chokes on is read raw instead."""
     try:
-        value = message.get(name)
+        value = _structured(message, name)
         if value is None:
             return None
         text = str(value)
     except Exception:  # header parsing bugs must not lose the mail
-        raw = next((v for k, v in message.raw_items() if k.lower() == name.lower()), None)
+        raw = _raw_header(message, name)
         if raw is None:
             return None
-        text = str(raw)
+        text = raw
     text = clean_str(" ".join(text.split()))
     return text or None
 
@@ -58,7 +73,7 @@ def _addresses(message: Message, name: str) -> list[tuple[str, str]]:
     """(display name, lower-cased address) pairs of an address header."""
     pairs: list[tuple[str, str]] = []
     try:
-        header = message.get(name)
+        header = _structured(message, name)
         found: tuple[Address, ...] = getattr(header, "addresses", ()) if header is not None else ()
         pairs = [(a.display_name, a.addr_spec) for a in found]
     except Exception:  # fall back to the forgiving parser below
@@ -129,7 +144,7 @@ def _recover_multipart(part: Message) -> Message | None:
     boundary = match.group(1)
     head = f'Content-Type: multipart/mixed; boundary="{boundary}"\n\n'
     data = head.encode() + payload.encode("utf-8", errors="surrogateescape")
-    recovered = BytesParser(policy=policy.default).parsebytes(data)
+    recovered = BytesParser(policy=policy.compat32).parsebytes(data)
     children = recovered.get_payload()
     return recovered if isinstance(children, list) and children else None
 
@@ -175,7 +190,10 @@ def _filename(part: Message, index: int) -> str | None:
     except Exception:  # a malformed RFC 2231 name: fall back to a made-up one
         name = None
     if name:
-        name = clean_str(str(name)).replace("/", "_").replace("\\", "_").strip()
+        name = str(name)
+        if "=?" in name:  # RFC 2047 inside a parameter: wrong, and what Outlook sends
+            name = _decode_words(name) or name
+        name = clean_str(name).replace("/", "_").replace("\\", "_").strip()
     return name or None
 
 
@@ -189,20 +207,25 @@ def _attached_message_name(part: Message) -> str | None:
     return f"{safe}.eml" if safe else None
 
 
+def _decode_words(raw: str) -> str | None:
+    """Encoded words decoded with charset fallbacks (an unknown charset still reads)."""
+    try:
+        chunks = decode_header(" ".join(raw.split()))
+    except Exception:  # malformed words: the caller keeps what it has
+        return None
+    words = [
+        decode_bytes(chunk, charset)[0] if isinstance(chunk, bytes) else chunk
+        for chunk, charset in chunks
+    ]
+    return clean_str("".join(words)).strip() or None
+
+
 def _subject(message: Message) -> str | None:
     """The subject; encoded words in a charset Python lacks are decoded with fallbacks."""
     subject = _header(message, "Subject")
-    raw = next((str(v) for k, v in message.raw_items() if k.lower() == "subject"), None)
+    raw = _raw_header(message, "Subject")
     if subject and "\ufffd" in subject and raw and "=?" in raw:
-        try:
-            chunks = decode_header(" ".join(raw.split()))
-        except Exception:  # keep the replacement characters then
-            return subject
-        words = [
-            decode_bytes(chunk, charset)[0] if isinstance(chunk, bytes) else chunk
-            for chunk, charset in chunks
-        ]
-        return clean_str("".join(words)).strip() or subject
+        return _decode_words(raw) or subject
     return subject
 
 
@@ -314,10 +337,9 @@ def parse_email(
     if not raw or not raw.strip():
         raise InvalidInput("empty message: no bytes")
     try:
-        message = BytesParser(policy=policy.default).parsebytes(raw)
+        message = BytesParser(policy=policy.compat32).parsebytes(raw)
     except Exception as exc:  # the parser is lenient; anything else is junk
         raise InvalidInput(f"unparseable message: {exc}") from exc
-    assert isinstance(message, EmailMessage)
     if not message.keys():
         raise InvalidInput("unparseable message: no headers found")
 
