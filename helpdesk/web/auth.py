@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib
 import os
 import secrets
 import threading
@@ -404,17 +403,11 @@ routes = [
 
 def staff_routes() -> list[BaseRoute]:
     """Every staff route, and the static files their pages load."""
-    from helpdesk.web import templating
+    # Imported here: those modules import this one for require_role.
+    from helpdesk.web import admin, consultants, live, templating
 
-    pages: list[BaseRoute] = [*routes, Route("/", home, methods=["GET"])]
-    for name in ("consultants", "admin", "live"):
-        try:
-            module = importlib.import_module(f"helpdesk.web.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"helpdesk.web.{name}":
-                raise
-            continue
-        pages += module.routes
+    pages: list[BaseRoute] = [*routes, Route("/", home, methods=["GET"]),
+                              *consultants.routes, *live.routes, *admin.routes]
     static = templating.TEMPLATES.parent / "static" / "app"
     pages.append(Mount("/static/app", app=StaticFiles(directory=str(static)), name="staff-static"))
     return pages
