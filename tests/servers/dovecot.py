@@ -7,7 +7,9 @@ this user can reach (see NOTES-servers.md).
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import contextlib
 import grp
 import itertools
 import os
@@ -20,10 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from .ports import free_port
 
-__all__ = ["DOVECOT_BIN", "DovecotNotInstalled", "DovecotServer"]
+__all__ = ["DOVECOT_BIN", "DovecotNotInstalled", "DovecotServer", "close_imap_client"]
 
 DOVECOT_BIN = "/usr/sbin/dovecot"
 HOST = "127.0.0.1"
@@ -372,3 +375,20 @@ class DovecotServer:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+async def close_imap_client(client: Any, timeout: float = 2.0) -> None:  # noqa: ASYNC109
+    """LOGOUT an aioimaplib client and close its socket, even if the server is gone.
+
+    aioimaplib returns from logout() once the server's tagged OK arrives but
+    leaves closing the socket to the server's EOF; if the event loop ends
+    first, the open socket surfaces as a ResourceWarning (an error in this
+    test suite). So the transport is closed here explicitly.
+    """
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(client.protocol.logout(), timeout)
+    transport = getattr(client.protocol, "transport", None)
+    if transport is not None:
+        transport.close()
+        # Let the loop run the transport's close callback now.
+        await asyncio.sleep(0)

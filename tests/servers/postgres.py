@@ -170,8 +170,18 @@ class PostgresCluster:
             shutil.chown(self._base, OS_USER, OS_USER)
             shutil.chown(self.socket_dir, OS_USER, OS_USER)
         self._cmd(
-            "initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "-A", "trust",
-            "-E", "UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions",
+            "initdb",
+            "-D",
+            str(self.data_dir),
+            "-U",
+            SUPERUSER,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+            "--no-instructions",
         )
         settings = {
             "port": str(self.port),
@@ -199,8 +209,15 @@ class PostgresCluster:
         if self._base is None:
             self._init()
         self._cmd(
-            "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file),
-            "-w", "-t", "60", "start",
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
+            "-w",
+            "-t",
+            "60",
+            "start",
         )
         self._running = True
         return self
@@ -215,7 +232,13 @@ class PostgresCluster:
             return
         if self._running:
             proc = self._cmd(
-                "pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop",
+                "pg_ctl",
+                "-D",
+                str(self.data_dir),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
                 check=False,
             )
             if proc.returncode != 0:
@@ -243,7 +266,7 @@ class PostgresCluster:
             time.sleep(0.02)
 
     # -- databases -----------------------------------------------------------
-    def execute(self, statement: str | sql.Composable, dbname: str = "postgres") -> None:
+    def execute(self, statement: str | sql.SQL | sql.Composed, dbname: str = "postgres") -> None:
         """Run one statement in autocommit mode (CREATE/DROP DATABASE need it)."""
         with psycopg.connect(self.conninfo(dbname), autocommit=True) as conn:
             conn.execute(statement)

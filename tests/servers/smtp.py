@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.parser import BytesParser
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
-from aiosmtpd.controller import Controller  # type: ignore[import-untyped]
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session  # type: ignore[import-untyped]
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from .ports import free_port
 
@@ -46,7 +46,11 @@ Stage = Literal["MAIL", "RCPT", "DATA"]
 
 @dataclass(frozen=True)
 class ReceivedMessage:
-    """One message the server accepted (answered 250 to DATA)."""
+    """One message the server accepted (answered 250 to DATA).
+
+    ``data`` is exactly what the client sent (CRLF line ends); ``message`` is
+    it parsed with ``email.policy.default`` (LF line ends).
+    """
 
     mail_from: str
     rcpt_tos: tuple[str, ...]
@@ -83,7 +87,10 @@ class _State:
 
 
 def _parse(data: bytes) -> EmailMessage:
-    return cast(EmailMessage, BytesParser(policy=email.policy.default).parsebytes(data))
+    # The wire's CRLFs would otherwise end up inside every header value and
+    # body; ``data`` keeps the bytes exactly as sent.
+    unix = data.replace(b"\r\n", b"\n")
+    return BytesParser(policy=email.policy.default).parsebytes(unix)
 
 
 class _Handler:
@@ -101,7 +108,11 @@ class _Handler:
         return None
 
     async def handle_MAIL(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
         mail_options: list[str],
     ) -> str:
         with self._state.cond:
@@ -114,7 +125,11 @@ class _Handler:
         return "250 OK"
 
     async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
         rcpt_options: list[str],
     ) -> str:
         refusal = self._take_failure("RCPT")
@@ -137,8 +152,11 @@ class _Handler:
         if refusal:
             return refusal
         data = envelope.original_content or b""
-        login = session.auth_data.login.decode() if isinstance(
-            session.auth_data, LoginPassword) else None
+        login = (
+            session.auth_data.login.decode()
+            if isinstance(session.auth_data, LoginPassword)
+            else None
+        )
         received = ReceivedMessage(
             mail_from=envelope.mail_from or "",
             rcpt_tos=tuple(envelope.rcpt_tos),
@@ -154,7 +172,7 @@ class _Handler:
         return "250 Message accepted for delivery"
 
 
-class _Controller(Controller):  # type: ignore[misc]
+class _Controller(Controller):
     """Keeps the live sessions so that stop() can cut them, like a dying server."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -164,7 +182,7 @@ class _Controller(Controller):  # type: ignore[misc]
         self.require_auth = False
 
     def factory(self) -> SMTP:
-        smtpd = super().factory()
+        smtpd: SMTP = super().factory()  # type: ignore[no-untyped-call]
         # Set after construction: passing auth_required=True together with
         # auth_require_tls=False makes aiosmtpd warn on every connection,
         # which the test suite (warnings are errors) would turn into failures.
@@ -253,7 +271,7 @@ class SmtpServer:
                 controller.server.close()
             for smtpd in controller.sessions:
                 transport = smtpd.transport
-                if transport is not None and not transport.is_closing():
+                if isinstance(transport, asyncio.Transport) and not transport.is_closing():
                     transport.abort()
             current = asyncio.current_task()
             tasks = [t for t in asyncio.all_tasks() if t is not current]
@@ -287,7 +305,9 @@ class SmtpServer:
             self._state.failures.append(_Failure(n, code, message, stage))
 
     def reject_recipient(
-        self, *addresses: str, code: int = 550,
+        self,
+        *addresses: str,
+        code: int = 550,
         message: str = "5.1.1 Mailbox unavailable",
     ) -> None:
         """Refuse these recipients at RCPT TO from now on (case-insensitive)."""
@@ -341,9 +361,7 @@ class SmtpServer:
         wait_for_async() there.
         """
         with self._state.cond:
-            if not self._state.cond.wait_for(
-                lambda: len(self._state.messages) >= count, timeout
-            ):
+            if not self._state.cond.wait_for(lambda: len(self._state.messages) >= count, timeout):
                 raise TimeoutError(
                     f"SMTP server got {len(self._state.messages)} of {count} messages "
                     f"in {timeout} s"
@@ -351,7 +369,9 @@ class SmtpServer:
             return list(self._state.messages)
 
     async def wait_for_async(
-        self, count: int, timeout: float = 10.0
+        self,
+        count: int,
+        timeout: float = 10.0,  # noqa: ASYNC109 - mirrors wait_for()
     ) -> list[ReceivedMessage]:
         deadline = time.monotonic() + timeout
         while True:
@@ -378,14 +398,21 @@ class SmtpServer:
     def _route(self, received: ReceivedMessage) -> None:
         for dovecot, mailboxes in self._routes:
             for rcpt in received.rcpt_tos:
-                user = (mailboxes or {}).get(rcpt.lower()) if mailboxes is not None else (
-                    rcpt if rcpt in dovecot.users else None)
+                user = (
+                    (mailboxes or {}).get(rcpt.lower())
+                    if mailboxes is not None
+                    else (rcpt if rcpt in dovecot.users else None)
+                )
                 if user is not None:
                     dovecot.deliver(user, received.data)
 
     # -- AUTH ------------------------------------------------------------------
     def _authenticate(
-        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        mechanism: str,
         auth_data: Any,
     ) -> AuthResult:
         ok = (
