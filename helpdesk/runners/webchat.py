@@ -47,6 +47,7 @@ from helpdesk.web.chat_history import (
     current_ticket,
     offered_buttons,
 )
+from helpdesk.web.chat_hub import Watcher
 from helpdesk.web.chat_limits import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,7 @@ class ChatSession:
         self.ip = websocket.client.host if websocket.client else "unknown"
         self.conversation = ""
         self.last_sent = 0
+        self.watcher: Watcher | None = None
         self._send_lock = asyncio.Lock()
         self._flush_lock = asyncio.Lock()
 
@@ -183,6 +185,7 @@ class ChatSession:
         await self.send(ready)
         poll = functools.partial(store.run, changed_since, store)
         with self.services.chat_hub.watch(self.conversation, poll) as watcher:
+            self.watcher = watcher
             await self.flush()
             pusher = asyncio.create_task(self._push(watcher.wait), name="webchat-push")
             try:
@@ -291,6 +294,8 @@ class ChatSession:
                 for line in lines:
                     await self.send(line_frame(self._chat_line(line)))
                     self.last_sent = line.seq
+                if self.watcher is not None:
+                    self.watcher.seen = self.last_sent
                 if len(lines) < BATCH:
                     return
 

@@ -12,16 +12,23 @@ from starlette.routing import Route
 
 from helpdesk.bootstrap import Services
 from helpdesk.runners.calls import CallLogFolder
+from helpdesk.runners.email import build_email
+from helpdesk.runners.leader import Exclusive
 from helpdesk.runners.telegram import WEBHOOK_SECRET_HEADER, build_telegram
 
 
 def wire_channels(services: Services) -> None:
+    mailboxes, smtp = build_email(services)
+    services.runners.extend(mailboxes)
+    if smtp is not None:
+        services.dispatcher.register("email", smtp)
     telegram = build_telegram(services)
     if telegram is not None:
         services.dispatcher.register("telegram", telegram.sender)
         services.closers.append(telegram.sender.close)
         if telegram.poller is not None:
-            services.runners.append(telegram.poller)
+            services.runners.append(Exclusive(telegram.poller, services.store,
+                                              services.config.data_path / "locks", "telegram"))
         webhook = telegram.webhook
         if webhook is not None:
             async def telegram_webhook(request: Request) -> Response:

@@ -46,7 +46,7 @@ def telegram_services(config: Config, sqlite_url: str, double: TelegramDouble) -
 async def test_a_question_becomes_a_ticket_and_the_reply_reaches_the_chat(
         config: Config, sqlite_url: str, double: TelegramDouble) -> None:
     services = telegram_services(config, sqlite_url, double)
-    poller = services.runners[0]
+    poller = services.runners[0].adapter  # type: ignore[attr-defined]
     try:
         double.push_update(update("text_private"))
         await poller.poll_once()  # type: ignore[attr-defined]
@@ -72,7 +72,7 @@ async def test_a_question_becomes_a_ticket_and_the_reply_reaches_the_chat(
 async def test_start_greets_without_opening_a_ticket(config: Config, sqlite_url: str,
                                                      double: TelegramDouble) -> None:
     services = telegram_services(config, sqlite_url, double)
-    poller = services.runners[0]
+    poller = services.runners[0].adapter  # type: ignore[attr-defined]
     try:
         double.push_update(update("start_command"))
         await poller.poll_once()  # type: ignore[attr-defined]
