@@ -29,11 +29,11 @@ from sqlalchemy.engine import Connection
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from helpdesk import reports  # noqa: E402
-from helpdesk.migrate import upgrade  # noqa: E402
-from helpdesk.reports_filters import ReportFilter, parse_filter  # noqa: E402
-from helpdesk.reports_tickets import ticket_page  # noqa: E402
-from helpdesk.store import Store  # noqa: E402
+from helpdesk import reports
+from helpdesk.migrate import upgrade
+from helpdesk.reports_filters import ReportFilter, parse_filter
+from helpdesk.reports_tickets import ticket_page
+from helpdesk.store import Store
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 DAYS = 90
