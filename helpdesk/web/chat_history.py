@@ -8,7 +8,7 @@ Everything here is blocking database work: call it through ``Store.run``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -136,18 +136,19 @@ def current_ticket(store: Store, conversation: str) -> str | None:
     return format_number(ticket_id) if ticket_id is not None else None
 
 
-def changed_since(store: Store, mark: int | None) -> tuple[int, Iterable[str]]:
-    """(newest message id, conversations with web chat messages above ``mark``)."""
+def changed_since(store: Store, mark: int | None) -> tuple[int, dict[str, int]]:
+    """(newest message id, {conversation: newest id} for web chat messages above ``mark``)."""
     with store.read() as session:
         newest = session.exec(select(func.max(Message.id))).one() or 0
         if mark is None or newest <= mark:
-            return newest, ()
-        keys = session.exec(
-            select(Ticket.conversation_key).distinct()
+            return newest, {}
+        rows = session.exec(
+            select(Ticket.conversation_key, func.max(Message.id))
             .join(Message, col(Message.ticket_id) == col(Ticket.id))
             .where(col(Message.id) > mark, col(Message.id) <= newest,
                    col(Message.channel) == Channel.WEBCHAT,
                    col(Message.direction) != Direction.NOTE)
+            .group_by(col(Ticket.conversation_key))
         ).all()
-    return newest, [key[len(_KEY_PREFIX):] for key in keys
-                    if key and key.startswith(_KEY_PREFIX)]
+    return newest, {key[len(_KEY_PREFIX):]: int(top) for key, top in rows
+                    if key and key.startswith(_KEY_PREFIX) and top is not None}

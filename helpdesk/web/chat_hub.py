@@ -17,14 +17,14 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
-# (watermark) -> (new watermark, conversations with messages above the old one).
-# A watermark of None asks only for the current one.
-ChangedSince = Callable[[int | None], Awaitable[tuple[int, Iterable[str]]]]
+# (watermark) -> (new watermark, {conversation: its newest message id} for the
+# conversations with messages above the old one). None asks only for the watermark.
+ChangedSince = Callable[[int | None], Awaitable[tuple[int, Mapping[str, int]]]]
 
 
 @dataclass(eq=False)
@@ -34,6 +34,9 @@ class Watcher:
     conversation: str
     loop: asyncio.AbstractEventLoop
     event: asyncio.Event = field(default_factory=asyncio.Event)
+    # The newest sequence number the window has shown; the poll skips windows
+    # that are already up to date instead of making each read the store again.
+    seen: int = 0
 
     def ring(self) -> None:
         # Announcements may come from another thread's loop (an outbox
@@ -87,12 +90,14 @@ class ChatHub:
                 self._poller.cancel()
                 self._poller = None
 
-    def announce(self, conversation: str) -> int:
-        """Wake every window open on ``conversation``; returns how many there are."""
+    def announce(self, conversation: str, newest: int | None = None) -> int:
+        """Wake every window open on ``conversation`` (that has not yet shown
+        ``newest``); returns how many windows are open on it."""
         with self._lock:
             group = list(self._watchers.get(conversation, ()))
         for watcher in group:
-            watcher.ring()
+            if newest is None or watcher.seen < newest:
+                watcher.ring()
         return len(group)
 
     @property
@@ -109,8 +114,8 @@ class ChatHub:
             try:
                 since = marks[0] if marks else None
                 mark, conversations = await changed_since(since)
-                for conversation in set(conversations):
-                    self.announce(conversation)
+                for conversation, newest in conversations.items():
+                    self.announce(conversation, newest)
                 marks = [*marks[-1:], mark]
             except asyncio.CancelledError:
                 raise
