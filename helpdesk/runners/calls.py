@@ -6,10 +6,7 @@ uniqueid, else a hash of its row, is the message's external id). A row that
 cannot be read is reported with its line number and kept in the quarantine;
 the rest goes on.
 
-Missed, busy and failed calls open (or join) a callback ticket in the callback
-queue. An answered call is a conversation that already happened: its ticket is
-resolved, the consultant on the extension is its assignee and first responder,
-and a consultant reopens it when the resident needs more.
+What a call does to its ticket is decided in :mod:`helpdesk.phone_calls`.
 """
 
 from __future__ import annotations
@@ -31,8 +28,9 @@ from channels.phone import (
     read_call_log,
 )
 from helpdesk.bootstrap import Services
-from helpdesk.intake import IntakeResult, RejectedInquiry, ensure_queue
-from helpdesk.models import Event, Ticket, TicketStatus, User
+from helpdesk.intake import IntakeResult, RejectedInquiry
+from helpdesk.models import User
+from helpdesk.phone_calls import CallOutcome, settle_call
 
 BATCH = 500
 
@@ -108,31 +106,13 @@ def _settler(records: dict[str, CallRecord], extensions: dict[str, int], callbac
 
 def _settle_call(session: Session, record: CallRecord, result: IntakeResult,
                  extensions: dict[str, int], callback_queue: str, now: datetime) -> None:
-    ticket = session.get_one(Ticket, result.ticket_id)
-    consultant = extensions.get(record.extension or "")
-    if record.callback_needed:
-        if result.created:
-            ticket.queue_id = ensure_queue(session, callback_queue)
-            ticket.priority = min(ticket.priority, 2)
-        return
-    if not record.answered:
-        return
-    answered_at = record.answer or record.start
-    if consultant is not None and ticket.assignee_id is None:
-        ticket.assignee_id = consultant
-    if ticket.first_response_at is None:
-        ticket.first_response_at = answered_at
-    if ticket.status in (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING):
-        previous = ticket.status
-        ticket.status = TicketStatus.RESOLVED
-        ticket.resolved_at = record.end or answered_at
-        session.add(Event(ticket_id=ticket.id, kind="ticket.status", actor="phone",
-                          actor_user_id=consultant,
-                          data={"from": previous, "to": "resolved",
-                                "why": "the call was answered"
-                                       + (f" by extension {record.extension}"
-                                          if record.extension else "")},
-                          created_at=now))
+    call = CallOutcome(
+        answered=record.answered, callback_needed=record.callback_needed,
+        started_at=record.start, answered_at=record.answer, ended_at=record.end,
+        consultant_id=extensions.get(record.extension or ""),
+        by=f"extension {record.extension}" if record.extension else "")
+    settle_call(session, result.ticket_id, call, created=result.created,
+                callback_queue=callback_queue, now=now)
 
 
 def _reject(services: Services, summary: ImportSummary, line: int, reason: str, raw: str,
