@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Bumped when static files change, so browsers do not keep a stale script.
-STATIC_VERSION = "1"
+STATIC_VERSION = "2"
 
 CSP = "; ".join((
     "default-src 'self'",
