@@ -33,6 +33,7 @@ from helpdesk.models import AuthorKind, ContactIdentity, Event, Ticket, TicketSt
 from helpdesk.outbox import NoRecipient, queue_reply, recipient_for
 from helpdesk.routing import Router, RoutingInput, route_ticket
 from helpdesk.signed_links import Answer, BadLink, LinkSigner
+from helpdesk.sla import EventRecord, timeline_from_events
 from helpdesk.store import Store
 from helpdesk.ticket_flow import CHAT_CHANNELS, TicketFlow
 from helpdesk.ticket_numbers import parse_number
@@ -120,7 +121,12 @@ class AnswerFirstPolicy:
                                   actor="knowledge",
                                   data={"entry": best.entry_id, "why": why_not},
                                   created_at=now))
-        self.flow.sla.refresh(session, ticket, now)
+        # The whole history is in hand: created now, perhaps held pending since now.
+        history = [EventRecord("ticket.created", {}, ticket.created_at)]
+        if held:
+            history.append(EventRecord("ticket.status", {"to": TicketStatus.PENDING}, now))
+        self.flow.sla.refresh(session, ticket, now,
+                              timeline=timeline_from_events(ticket.created_at, history))
         self.flow.emit(session, "ticket.created", ticket, now,
                        {"rule": decision.rule, "queue": decision.queue})
         if not held and self.assigner is not None:
@@ -174,7 +180,7 @@ class AnswerFirstPolicy:
         ticket.auto_answer_entry = best.entry_id
         self.flow.set_status(session, ticket, TicketStatus.PENDING, now=now, actor="knowledge",
                              why="waiting for the resident to say whether the FAQ answer "
-                                 "helped")
+                                 "helped", refresh_sla=False)  # the caller refreshes
         ticket.awaiting_until = now + timedelta(minutes=hold)
         session.add(Event(ticket_id=ticket.id, kind="faq.auto_answered", actor="bot",
                           data={**_suggestion_data(best), "message_id": message.id,

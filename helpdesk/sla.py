@@ -232,21 +232,23 @@ class SlaClock:
         return name
 
     def timeline(self, session: Session, ticket: Ticket) -> Timeline:
-        rows = session.exec(select(Event).where(Event.ticket_id == ticket.id)
-                            .order_by(col(Event.id))).all()
-        events = [EventRecord(e.kind, e.data, e.created_at, e.actor) for e in rows]
+        rows = session.exec(select(Event.kind, Event.data, Event.created_at, Event.actor)
+                            .where(Event.ticket_id == ticket.id).order_by(col(Event.id))).all()
+        events = [EventRecord(kind, data, at, actor) for kind, data, at, actor in rows]
         return timeline_from_events(ticket.created_at, events, priority=ticket.priority)
 
-    def refresh(self, session: Session, ticket: Ticket, now: datetime) -> SlaState:
+    def refresh(self, session: Session, ticket: Ticket, now: datetime, *,
+                timeline: Timeline | None = None) -> SlaState:
         """Recompute from the events, update the columns, record new warnings and
-        breaches (each once per target)."""
-        return self._refresh(session, ticket, now)[0]
+        breaches (each once per target). A caller that knows the whole history
+        (a ticket opened in this transaction) may pass the timeline."""
+        return self._refresh(session, ticket, now, timeline)[0]
 
-    def _refresh(self, session: Session, ticket: Ticket,
-                 now: datetime) -> tuple[SlaState, int]:
+    def _refresh(self, session: Session, ticket: Ticket, now: datetime,
+                 known: Timeline | None = None) -> tuple[SlaState, int]:
         assert ticket.id is not None
         emitted = 0
-        timeline = self.timeline(session, ticket)
+        timeline = known or self.timeline(session, ticket)
         priority = timeline.priority_before_escalation or ticket.priority
         target = self.policies.target_for(self.queue_name(session, ticket.queue_id), priority,
                                           ticket.channel)

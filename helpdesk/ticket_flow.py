@@ -41,7 +41,7 @@ class TicketFlow:
 
     def set_status(self, session: Session, ticket: Ticket, to: TicketStatus, *, now: datetime,
                    actor: str = "consultant", actor_user_id: int | None = None, why: str = "",
-                   survey: bool = True) -> bool:
+                   survey: bool = True, refresh_sla: bool = True) -> bool:
         """Change the status as an event; returns False when it already was ``to``."""
         previous = ticket.status
         if previous == to:
@@ -63,7 +63,8 @@ class TicketFlow:
             data["why"] = why
         session.add(Event(ticket_id=ticket.id, kind="ticket.status", actor=actor,
                           actor_user_id=actor_user_id, data=data, created_at=now))
-        self.sla.refresh(session, ticket, now)
+        if refresh_sla:
+            self.sla.refresh(session, ticket, now)
         if to == TicketStatus.RESOLVED:
             self.emit(session, "ticket.resolved", ticket, now,
                       {"answered_by_faq": ticket.answered_by_faq, "why": why})
