@@ -66,8 +66,9 @@ def ago(value: datetime | None, now: datetime, language: str = "id") -> str:
     """'5 menit' style distance, signed by the template (due in / overdue by)."""
     if value is None:
         return "–"
+    # "long": Babel's Indonesian data lacks some short relative patterns.
     return format_timedelta(value - now, granularity="minute", threshold=1.0,
-                            add_direction=True, format="short",
+                            add_direction=True, format="long",
                             locale=_BABEL_LOCALE.get(language, "id_ID"))
 
 
