@@ -21,6 +21,9 @@ class Channel(enum.StrEnum):
     WEBCHAT = "webchat"
     PHONE = "phone"
     API = "api"
+    # Not a resident's channel: signed event calls to integrations, sent through
+    # the outbox like replies so they are retried the same way.
+    WEBHOOK = "webhook"
 
 
 class IdentityKind(enum.StrEnum):

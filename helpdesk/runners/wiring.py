@@ -15,9 +15,14 @@ from helpdesk.runners.calls import CallLogFolder
 from helpdesk.runners.email import build_email
 from helpdesk.runners.leader import Exclusive
 from helpdesk.runners.telegram import WEBHOOK_SECRET_HEADER, build_telegram
+from helpdesk.runners.webhooks import WebhookSender
 
 
 def wire_channels(services: Services) -> None:
+    if any(h.enabled and h.secret for h in services.config.webhooks):
+        hooks = WebhookSender(services.config.webhooks)
+        services.dispatcher.register("webhook", hooks)
+        services.closers.append(hooks.close)
     mailboxes, smtp = build_email(services)
     services.runners.extend(mailboxes)
     if smtp is not None:
