@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from . import Reaper
 from .ports import free_port
 
 __all__ = ["DOVECOT_BIN", "DovecotNotInstalled", "DovecotServer", "close_imap_client"]
@@ -163,6 +164,7 @@ class DovecotServer:
         self._user, self._group, self._uid, self._gid = _server_identity()
         self._base: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._reaper: Reaper | None = None
         atexit.register(self.close)
 
     # -- paths -----------------------------------------------------------
@@ -214,6 +216,11 @@ class DovecotServer:
         # unprivileged server could not traverse it.
         base = Path(tempfile.mkdtemp(prefix="tanya-dovecot-"))
         self._base = base
+        # The master leads its own process group (start_new_session), and
+        # writes its pid to base_dir/master.pid.
+        self._reaper = Reaper(
+            pidfile=base / "run" / "master.pid", sig=signal.SIGKILL, group=True, remove=base
+        )
         self._mkdir(base)
         for sub in ("run", "state", "home"):
             self._mkdir(base / sub)
@@ -339,6 +346,9 @@ class DovecotServer:
         if self._base is not None:
             shutil.rmtree(self._base, ignore_errors=True)
             self._base = None
+        if self._reaper is not None:
+            self._reaper.disarm()
+            self._reaper = None
 
     # -- mail --------------------------------------------------------------
     def deliver(self, user: str, raw: bytes) -> Path:

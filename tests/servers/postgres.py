@@ -11,6 +11,7 @@ import glob
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -21,6 +22,7 @@ from types import TracebackType
 import psycopg
 from psycopg import sql
 
+from . import Reaper
 from .ports import free_port
 
 __all__ = ["PostgresCluster", "PostgresNotInstalled", "find_bindir"]
@@ -81,6 +83,7 @@ class PostgresCluster:
         self._bindir = bindir
         self._settings = settings or {}
         self._base: Path | None = None
+        self._reaper: Reaper | None = None
         self._running = False
         self._databases: set[str] = set()
         atexit.register(self.stop)
@@ -166,6 +169,13 @@ class PostgresCluster:
         # postgres user could not reach its data directory through it.
         self._base = Path(tempfile.mkdtemp(prefix="tanya-pg-"))
         self.socket_dir.mkdir()
+        # SIGQUIT is PostgreSQL's immediate shutdown.
+        self._reaper = Reaper(
+            pidfile=self.data_dir / "postmaster.pid",
+            sig=signal.SIGQUIT,
+            group=False,
+            remove=self._base,
+        )
         if _run_as_other_user():
             shutil.chown(self._base, OS_USER, OS_USER)
             shutil.chown(self.socket_dir, OS_USER, OS_USER)
@@ -248,6 +258,9 @@ class PostgresCluster:
             shutil.rmtree(self._base, ignore_errors=True)
             self._base = None
             self._databases.clear()
+            if self._reaper is not None:
+                self._reaper.disarm()
+                self._reaper = None
 
     def _kill_postmaster(self) -> None:
         try:
@@ -255,7 +268,7 @@ class PostgresCluster:
         except (OSError, ValueError, IndexError):
             return
         try:
-            os.kill(pid, 9)
+            os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             return
         for _ in range(100):

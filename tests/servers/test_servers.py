@@ -17,10 +17,10 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from tests.servers.browser import chromium, has_failed, save_screenshot, screenshot_on_failure
-from tests.servers.dovecot import DovecotServer, close_imap_client
-from tests.servers.postgres import PostgresCluster
-from tests.servers.smtp import SmtpServer
+from .browser import chromium, has_failed, save_screenshot, screenshot_on_failure
+from .dovecot import DovecotServer, close_imap_client
+from .postgres import PostgresCluster
+from .smtp import SmtpServer
 
 USER = "konsultasi@ptsp.test"
 PASSWORD = "rahasia-uji"
