@@ -10,6 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from playwright.async_api import expect as async_expect
+from playwright.sync_api import expect as sync_expect
 
 from helpdesk.bootstrap import Services, build_services
 from helpdesk.config import Config, load_config
@@ -18,6 +20,11 @@ from helpdesk.store import Store
 from tests.servers.postgres import PostgresCluster
 
 TEMPLATE_DB = "tanya_template"
+
+# A shared 2-core machine can take more than Playwright's default 5 s to show a
+# change; a real failure still fails, only later.
+async_expect.set_options(timeout=15_000)
+sync_expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="session")
