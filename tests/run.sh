@@ -73,7 +73,7 @@ fi
 
 if [ "${TANYA_SKIP_INSTALL:-0}" != "1" ]; then
     log "installing the project with its test extra"
-    "$python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
+    PIP_ROOT_USER_ACTION=ignore "$python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
 fi
 
 # --- tests -------------------------------------------------------------------
