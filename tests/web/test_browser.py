@@ -1,6 +1,6 @@
 """The consultants' and administrators' pages in Debian's Chromium.
 
-One browser for the session; each test gets its own page, database and app
+One browser for these tests; each test gets its own page, database and app
 served by uvicorn. A failing test leaves a screenshot in tests/artifacts/.
 """
 
@@ -37,8 +37,10 @@ JAM = FaqEntry(id="jam-layanan", category="umum", question="Jam berapa PTSP buka
                answer="Senin sampai Jumat, 08.00-16.00 WIB.")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Module scope, not session: the sync Playwright API keeps its event loop
+    # running while open, and async tests that run after it need a free loop.
     with chromium() as browser:
         yield browser
 
