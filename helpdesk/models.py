@@ -174,6 +174,9 @@ class Ticket(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_ticket_status_queue", "status", "queue_id", "sla_due_at"),
         sa.Index("ix_ticket_assignee_status", "assignee_id", "status", "sla_due_at"),
+        # Consultants' queues across all queues ("all open", "waiting", "breaching
+        # soon"): one range per status, already in due-time order.
+        sa.Index("ix_ticket_status_due", "status", "sla_due_at", "id"),
         sa.Index("ix_ticket_conversation", "conversation_key", "status"),
         sa.Index("ix_ticket_contact_status", "contact_id", "status"),
         sa.Index("ix_ticket_created", "created_at", "channel"),
