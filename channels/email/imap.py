@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ Security = Literal["tls", "starttls", "none"]
 T = TypeVar("T")
 
 QUARANTINE_KEYWORD = "$TanyaQuarantined"
+_EXISTS = re.compile(rb"\d+ EXISTS")
 
 
 class MailboxUnavailable(ChannelError):
@@ -137,6 +139,8 @@ class ImapPoller:
         self._lost: asyncio.Future[Any] | None = None
         self._uidvalidity: int | None = None
         self._sink_failures: dict[int, int] = {}
+        # Set when the server announced new mail since the last SEARCH began.
+        self._announced = False
         self.counts: dict[str, int] = dict.fromkeys(
             ("fetched", "stored", "duplicates", "quarantined", "errors"), 0
         )
@@ -148,16 +152,33 @@ class ImapPoller:
         task = asyncio.ensure_future(awaitable)
         lost = self._lost
         if lost is None:
-            return await task
+            result = await task
+            self._note_exists(result)
+            return result
         try:
             await asyncio.wait({task, lost}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             task.cancel()
             raise
         if task.done():
-            return task.result()
+            result = task.result()
+            self._note_exists(result)
+            return result
         task.cancel()
         raise MailboxUnavailable(f"connection to {self._host}:{self._port} lost")
+
+    def _note_exists(self, response: Any) -> None:
+        """Remember that the server announced new mail in answer to some command.
+
+        The announcement comes once, mixed into whatever command was running
+        (often after a SEARCH that did not include the new message yet); IDLE
+        will not repeat it, so the next pass must not wait for one.
+        """
+        lines = getattr(response, "lines", None)
+        if isinstance(lines, list) and any(
+            type(line) is bytes and _EXISTS.fullmatch(line) for line in lines
+        ):
+            self._announced = True
 
     @staticmethod
     def _check(response: Any, what: str) -> Any:
@@ -245,8 +266,10 @@ class ImapPoller:
     async def poll_once(self) -> PassReport:
         """Import everything new once; raise :class:`MailboxUnavailable` on server trouble."""
         try:
-            client = self._client or await self._connect()
-            return await self._pass(client)
+            client = self._client
+            if client is None:
+                return await self._pass(await self._connect())
+            return await self._pass(client, resync=True)
         except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
             await self._disconnect()
             raise MailboxUnavailable(f"{type(exc).__name__}: {exc}") from exc
@@ -254,7 +277,12 @@ class ImapPoller:
             await self._disconnect()
             raise
 
-    async def _pass(self, client: aioimaplib.IMAP4) -> PassReport:
+    async def _pass(self, client: aioimaplib.IMAP4, *, resync: bool = False) -> PassReport:
+        if resync:
+            # A server reports mail that arrived since the last command only in
+            # answer to one: without this a reused connection's SEARCH misses it
+            # until the following pass.
+            self._check(await self._call(client.noop()), "NOOP")
         state = await self._cursor.load(self.name)
         last_uid = int(state.get("last_uid", 0))
         if state.get("uidvalidity") != self._uidvalidity:
@@ -268,6 +296,7 @@ class ImapPoller:
                 )
             last_uid = 0
         report = PassReport(last_uid=last_uid)
+        self._announced = False
         search = await self._call(
             client.uid_search(
                 "UID", f"{last_uid + 1}:*", "NOT", "KEYWORD", QUARANTINE_KEYWORD, charset=None
@@ -440,13 +469,26 @@ class ImapPoller:
 
     async def _wait_for_mail(self) -> None:
         client: Any = self._client
+        if self._announced:
+            return  # mail arrived during the pass: look again before waiting
         if client is None or not self._use_idle or not client.has_capability("IDLE"):
             await self._sleep(self._poll_interval)
             return
         idle = await self._call(client.idle_start(timeout=self._idle_renew))
+        # IDLE wakes us at once for new mail; the poll interval stays the upper
+        # bound, because an announcement that came in answer to an earlier command
+        # (and was dropped there by the client library) is never repeated.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(self._poll_interval, self._idle_renew + 60)
         try:
             while True:
-                push = await self._call(client.wait_server_push(timeout=self._idle_renew + 60))
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return
+                try:
+                    push = await self._call(client.wait_server_push(timeout=remaining))
+                except TimeoutError:
+                    return  # the poll interval is up: look anyway
                 if push == aioimaplib.STOP_WAIT_SERVER_PUSH:
                     return  # time to renew IDLE; a poll on the way is cheap
                 if any(
