@@ -17,6 +17,7 @@ from channels.base import Channel, ReplyButton
 from helpdesk.config import SatisfactionConfig
 from helpdesk.models import AuthorKind, Event, Ticket, TicketStatus
 from helpdesk.outbox import NoRecipient, queue_reply, recipient_for
+from helpdesk.reports_summary import record_durations
 from helpdesk.signed_links import Answer, LinkSigner
 from helpdesk.sla import SlaClock
 from helpdesk.webhooks import Webhooks
@@ -65,6 +66,9 @@ class TicketFlow:
                           actor_user_id=actor_user_id, data=data, created_at=now))
         if refresh_sla:
             self.sla.refresh(session, ticket, now)
+        if to in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+            # Reports read durations from the ticket row, never by replaying events.
+            record_durations(session, ticket, self.sla.calendar)
         if to == TicketStatus.RESOLVED:
             self.emit(session, "ticket.resolved", ticket, now,
                       {"answered_by_faq": ticket.answered_by_faq, "why": why})
@@ -75,13 +79,16 @@ class TicketFlow:
     def after_reply(self, session: Session, ticket: Ticket, *, now: datetime,
                     by_user_id: int | None, message_id: int | None = None) -> None:
         """A consultant answered the resident (a message queued through the outbox)."""
-        if ticket.first_response_at is None:
+        first = ticket.first_response_at is None
+        if first:
             ticket.first_response_at = now
         if ticket.status == TicketStatus.NEW:
             self.set_status(session, ticket, TicketStatus.OPEN, now=now,
                             actor_user_id=by_user_id, why="a consultant replied")
         else:
             self.sla.refresh(session, ticket, now)
+        if first:
+            record_durations(session, ticket, self.sla.calendar)
         self.emit(session, "ticket.replied", ticket, now,
                   {"message_id": message_id, "by_user_id": by_user_id})
 
