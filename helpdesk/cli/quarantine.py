@@ -25,6 +25,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     discard = actions.add_parser("discard", help="mark an item discarded")
     discard.add_argument("id", type=int)
     discard.set_defaults(handler=run_discard)
+    retry = actions.add_parser("retry", help="parse an item again and store it if it "
+                                             "now parses")
+    retry.add_argument("id", type=int)
+    retry.set_defaults(handler=run_retry)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -70,4 +74,24 @@ def run_discard(args: argparse.Namespace) -> int:
     quarantine.mark(args.id, QuarantineState.DISCARDED)
     store.dispose()
     print(f"quarantine item #{args.id} discarded")
+    return 0
+
+
+def run_retry(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from helpdesk.bootstrap import build_services
+    from helpdesk.runners.retry import NoSuchItem, retry_quarantined
+
+    config = config_from(args)
+    services = build_services(config, store=open_store(config))
+    try:
+        result = asyncio.run(retry_quarantined(services, args.id))
+    except NoSuchItem as exc:
+        return fail(str(exc))
+    finally:
+        services.close()
+    if not result.stored:
+        return fail(f"quarantine item #{args.id} is still held: {result.reason}")
+    print(f"quarantine item #{args.id} retried: {result.reason}")
     return 0
