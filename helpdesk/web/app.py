@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from helpdesk.bootstrap import Services
 from helpdesk.web import api, auth, feedback, residents, supervisors, supervisors_api
+from helpdesk.web.api_channels import routes as channel_health_routes
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ def create_app(services: Services, *, background: bool = False) -> Starlette:
                     await close()
 
     routes = [Route("/healthz", healthz), *api.routes, *residents.routes, *services.routes]
+    routes += channel_health_routes  # GET /api/v1/channels: channel health
     routes += feedback.routes()  # the signed yes/no and rating links in emails
     # Staff pages: sign-in, consultants' queues and tickets, administration.
     routes += auth.staff_routes()
