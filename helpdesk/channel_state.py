@@ -132,3 +132,20 @@ class Quarantine:
                 item.reason = reason[:4000]
 
         self.store.write_retrying(work)
+
+
+def health_json(state: ChannelState) -> dict[str, Any]:
+    """One channel's health as JSON (the CLI and the API share this shape)."""
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "key": state.key,
+        "ok": state.ok,
+        "last_success_at": iso(state.last_success_at),
+        "last_error": state.last_error,
+        "last_error_at": iso(state.last_error_at),
+        "counts": {str(k): int(v) for k, v in (state.counts or {}).items()},
+        "updated_at": iso(state.updated_at),
+    }

@@ -48,10 +48,23 @@ class SlaRefreshing(Protocol):
     def refresh(self, session: Session, ticket: Ticket, now: datetime) -> Any: ...
 
 
+class Flowing(Protocol):
+    """The ticket flow of the routing work: status changes with their SLA,
+    webhook, survey and report consequences."""
+
+    def set_status(self, session: Session, ticket: Ticket, to: TicketStatus, *,
+                   now: datetime, actor: str = ..., actor_user_id: int | None = ...,
+                   why: str = ..., survey: bool = ..., refresh_sla: bool = ...) -> bool: ...
+
+    def after_reply(self, session: Session, ticket: Ticket, *, now: datetime,
+                    by_user_id: int | None, message_id: int | None = ...) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Hooks:
     assigner: Assigning | None = None
     sla: SlaRefreshing | None = None
+    flow: Flowing | None = None
 
 
 NO_HOOKS = Hooks()
@@ -78,12 +91,19 @@ def reply(session: Session, ticket: Ticket, text: str, *, user_id: int, now: dat
                                       identity_id)
     message = queue_reply(session, ticket, text, now=now, author_kind=AuthorKind.CONSULTANT,
                           author_user_id=user_id, recipient=target, mail_domain=mail_domain)
-    if ticket.first_response_at is None:
-        ticket.first_response_at = now
     if ticket.assignee_id is None:
         # Whoever answers an unassigned ticket has taken it.
         assign(session, ticket, user_id, by_user_id=user_id, now=now, hooks=hooks,
                why="answered it")
+    if hooks.flow is not None:
+        session.flush()  # the flow's clock replays events, including this reply's
+        hooks.flow.after_reply(session, ticket, now=now, by_user_id=user_id,
+                               message_id=message.id)
+        if then_status and then_status != ticket.status:
+            change_status(session, ticket, then_status, user_id=user_id, now=now, hooks=hooks)
+        return message
+    if ticket.first_response_at is None:
+        ticket.first_response_at = now
     if then_status and then_status != ticket.status:
         change_status(session, ticket, then_status, user_id=user_id, now=now, hooks=hooks)
     elif ticket.status == TicketStatus.NEW:
@@ -119,6 +139,11 @@ def change_status(session: Session, ticket: Ticket, status: str, *, user_id: int
         raise TicketActionError("This ticket was merged into another; change that one.")
     previous = ticket.status
     if previous == status:
+        return
+    if hooks.flow is not None:
+        session.flush()
+        hooks.flow.set_status(session, ticket, TicketStatus(status), now=now,
+                              actor_user_id=user_id)
         return
     ticket.status = status
     ticket.updated_at = now

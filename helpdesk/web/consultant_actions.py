@@ -40,9 +40,9 @@ Action = Callable[[Session, Ticket, FormData, User, datetime], str]
 
 
 def hooks_of(services: Services) -> Hooks:
-    """The assigner and SLA clock, when the routing work has put them on Services."""
-    return Hooks(assigner=getattr(services, "assigner", None),
-                 sla=getattr(services, "sla_clock", None) or getattr(services, "sla", None))
+    """The assigner, SLA clock and ticket flow of the routing work."""
+    decisions = services.decisions
+    return Hooks(assigner=decisions.assigner, sla=decisions.sla, flow=decisions.flow)
 
 
 def field(form: FormData, name: str, limit: int = 20_000) -> str:
