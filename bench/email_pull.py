@@ -1,22 +1,37 @@
-"""Benchmark: how fast the IMAP poller pulls mail from a local Dovecot into a sink.
+"""Benchmark: how fast the IMAP poller pulls mail from a local Dovecot into the help desk.
 
-    python bench/email_pull.py                      # 2,000 messages, in-memory sink
+    python bench/email_pull.py                      # 2,000 messages
     python bench/email_pull.py --count 5000 --batch-size 100
     python bench/email_pull.py --sink mypkg.module:make_sink
+    python bench/email_pull.py --profile            # cProfile of the real intake run
 
-``--sink MODULE:FACTORY`` plugs in another sink (the real intake): FACTORY() is
-called with no arguments and returns an InquirySink, or an awaitable of one.
-The in-memory sink is always measured too, so both figures are printed.
+2,000 messages are APPENDed to a throwaway Dovecot, then pulled three times
+(the \\Seen flags cleared in between), each time until all are stored:
+
+1. into an in-memory sink: the adapter's own cost (IMAP, parsing);
+2. into the real intake on a fresh SQLite file, with the ticket policy that
+   ``build_services`` builds (answer first from the starter FAQ, routing, SLA)
+   -- what ``tanya-ptsp serve`` does;
+3. the same with ``DefaultQueuePolicy("umum")``: intake's own storage cost.
+
+``--sink MODULE:FACTORY`` replaces 2 and 3: FACTORY() is called with no
+arguments and returns an InquirySink, or an awaitable of one.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
+import cProfile
 import importlib
 import inspect
+import pstats
+import shutil
 import sys
+import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +41,12 @@ import aioimaplib
 
 from channels.base import HealthReport, Inquiry, InquirySink, ReceiveOutcome
 from channels.email.imap import ImapPoller
+from helpdesk.bootstrap import build_services
+from helpdesk.config import load_config
+from helpdesk.intake import DefaultQueuePolicy, Intake, TicketPolicy
+from helpdesk.knowledge import faq_source, load_starter_if_empty
+from helpdesk.migrate import upgrade
+from helpdesk.store import Store
 from tests.servers.dovecot import DovecotServer
 
 USER = "konsultasi@ptsp.test"
@@ -68,6 +89,40 @@ class MemoryCursor:
 
     async def save(self, key: str, value: dict[str, Any]) -> None:
         self.values[key] = dict(value)
+
+
+def intake_sink(policy: TicketPolicy | None = None) -> InquirySink:
+    """The real intake on a fresh, migrated SQLite file in a temporary directory,
+    with the starter FAQ loaded as ``tanya-ptsp serve`` loads it."""
+    base = Path(tempfile.mkdtemp(prefix="tanya-bench-"))
+    atexit.register(shutil.rmtree, base, True)
+    defaults = load_config(environ={})
+    config = replace(defaults, base_dir=str(base))
+    store = Store(config.database_url)
+    upgrade(store)
+    services = build_services(config, store=store, policy=policy)
+    load_starter_if_empty(services.knowledge, faq_source(config.knowledge_base, base))
+    atexit.register(services.close)
+    return services.intake
+
+
+def inline(intake: Intake) -> InquirySink:
+    """Intake run on the event loop's thread instead of a worker thread."""
+
+    async def sink(inquiry: Inquiry) -> ReceiveOutcome:
+        return intake.receive(inquiry).outcome()
+
+    return sink
+
+
+def make_intake_sink() -> InquirySink:
+    """Factory for ``--sink``: the policy build_services chooses (what serve runs)."""
+    return intake_sink()
+
+
+def make_default_queue_sink() -> InquirySink:
+    """Factory for ``--sink``: intake with one default queue and nothing else."""
+    return intake_sink(DefaultQueuePolicy("umum"))
 
 
 async def _ignore(*_: Any) -> None:
@@ -143,29 +198,50 @@ async def load_sink(spec: str) -> InquirySink:
     return sink  # type: ignore[no-any-return]
 
 
+async def measure(server: DovecotServer, label: str, sink: InquirySink, count: int,
+                  batch_size: int, profile: cProfile.Profile | None = None) -> float:
+    await reset_seen(server)
+    if profile is not None:
+        profile.enable()
+    try:
+        seconds = await pull(server, sink, count, batch_size)
+    finally:
+        if profile is not None:
+            profile.disable()
+    print(f"{label}: {count} messages in {seconds:.2f} s = {count / seconds:.0f} messages/s "
+          f"= {seconds / count * 1000:.2f} ms each (batch {batch_size})", flush=True)
+    return seconds
+
+
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=50)
-    parser.add_argument("--sink", help="MODULE:FACTORY returning the sink to measure as well")
+    parser.add_argument("--sink", help="MODULE:FACTORY returning the sink to measure "
+                                       "instead of the real intake")
+    parser.add_argument("--profile", action="store_true",
+                        help="print a cProfile of the real intake run")
     args = parser.parse_args()
     server = DovecotServer({USER: PASSWORD}).start()
     try:
         filled = await fill(server, args.count)
-        print(f"APPEND {args.count} messages: {filled:.2f} s")
-        seconds = await pull(server, MemorySink(), args.count, args.batch_size)
-        print(
-            f"in-memory sink: {args.count} messages in {seconds:.2f} s = "
-            f"{args.count / seconds:.0f} messages/s (batch {args.batch_size})"
-        )
-        if args.sink:
-            await reset_seen(server)
-            sink = await load_sink(args.sink)
-            seconds = await pull(server, sink, args.count, args.batch_size)
-            print(
-                f"{args.sink}: {args.count} messages in {seconds:.2f} s = "
-                f"{args.count / seconds:.0f} messages/s"
-            )
+        print(f"APPEND {args.count} messages: {filled:.2f} s", flush=True)
+        memory = await measure(server, "in-memory sink", MemorySink(), args.count,
+                               args.batch_size)
+        runs: list[tuple[str, InquirySink]] = (
+            [(args.sink, await load_sink(args.sink))] if args.sink else
+            [("real intake, SQLite, the policy build_services builds", make_intake_sink()),
+             ('real intake, SQLite, DefaultQueuePolicy("umum")', make_default_queue_sink())])
+        for number, (label, sink) in enumerate(runs):
+            profile = cProfile.Profile() if args.profile and number == 0 else None
+            if profile is not None and isinstance(sink, Intake):
+                sink = inline(sink)  # the profiler sees only this thread
+            seconds = await measure(server, label, sink, args.count, args.batch_size, profile)
+            core = (seconds - memory) / args.count * 1000
+            print(f"  the core's share: {core:.2f} ms per inquiry", flush=True)
+            if profile is not None:
+                stats = pstats.Stats(profile).strip_dirs().sort_stats("cumulative")
+                stats.print_stats(45)
     finally:
         server.close()
 

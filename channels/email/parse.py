@@ -36,6 +36,10 @@ _MB = 1024 * 1024
 _MAX_CLOCK_SKEW = timedelta(days=1)
 _AUTOMATED_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
 _AUTOREPLY_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress")
+# Headers whose text is normalised by parsing even when nothing is encoded.
+_ADDRESS_HEADERS = frozenset(
+    {"from", "to", "cc", "bcc", "reply-to", "sender", "resent-from", "resent-to", "resent-cc"}
+)
 
 
 def _raw_header(message: Message, name: str) -> str | None:
@@ -49,22 +53,29 @@ def _structured(message: Message, name: str) -> Any:
     The message itself is parsed with compat32: policy.default re-parses every
     header on every access, which made parsing three times slower.
     """
-    raw = _raw_header(message, name)
-    return None if raw is None else policy.default.header_fetch_parse(name, raw)
+    # Parsed once per message: From, for one, is read for the sender and the meta.
+    cache: dict[str, Any] = message.__dict__.setdefault("_tanya_structured", {})
+    key = name.lower()
+    if key not in cache:
+        raw = _raw_header(message, name)
+        cache[key] = None if raw is None else policy.default.header_fetch_parse(name, raw)
+    return cache[key]
 
 
 def _header(message: Message, name: str) -> str | None:
     """A header as clean text; a header the parser chokes on is read raw instead."""
-    try:
-        value = _structured(message, name)
-        if value is None:
-            return None
-        text = str(value)
-    except Exception:  # header parsing bugs must not lose the mail
-        raw = _raw_header(message, name)
-        if raw is None:
-            return None
+    raw = _raw_header(message, name)
+    if raw is None:
+        return None
+    if name.lower() not in _ADDRESS_HEADERS and raw.isascii() and "=?" not in raw:
+        # Nothing to decode: the structured parse (most of the cost of parsing a
+        # mail) would give back the same text.
         text = raw
+    else:
+        try:
+            text = str(_structured(message, name))
+        except Exception:  # header parsing bugs must not lose the mail
+            text = raw
     text = clean_str(" ".join(text.split()))
     return text or None
 
