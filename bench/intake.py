@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from channels.base import Channel, Identity, IdentityKind, Inquiry, ThreadHints  # noqa: E402
-from helpdesk.attachments import AttachmentFiles  # noqa: E402
-from helpdesk.intake import DefaultQueuePolicy, Intake  # noqa: E402
-from helpdesk.migrate import upgrade  # noqa: E402
-from helpdesk.store import Store  # noqa: E402
+from channels.base import Channel, Identity, IdentityKind, Inquiry, ThreadHints
+from helpdesk.attachments import AttachmentFiles
+from helpdesk.intake import DefaultQueuePolicy, Intake
+from helpdesk.migrate import upgrade
+from helpdesk.store import Store
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime
-from typing import Any
 
-from helpdesk.channel_state import ChannelStates
+from helpdesk.channel_state import ChannelStates, health_json
 from helpdesk.cli.common import config_from, open_store, print_json
-from helpdesk.models import ChannelState
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,17 +23,7 @@ def _time(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def channel_status(state: ChannelState) -> dict[str, Any]:
-    """One channel's health as JSON (the CLI and the API share this shape)."""
-    return {
-        "key": state.key,
-        "ok": state.ok,
-        "last_success_at": _time(state.last_success_at),
-        "last_error": state.last_error,
-        "last_error_at": _time(state.last_error_at),
-        "counts": {str(k): int(v) for k, v in (state.counts or {}).items()},
-        "updated_at": _time(state.updated_at),
-    }
+channel_status = health_json
 
 
 def run_status(args: argparse.Namespace) -> int:

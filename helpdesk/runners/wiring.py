@@ -14,11 +14,13 @@ from helpdesk.bootstrap import Services
 from helpdesk.runners.calls import CallLogFolder
 from helpdesk.runners.email import build_email
 from helpdesk.runners.leader import Exclusive
+from helpdesk.runners.retry import install as install_retry
 from helpdesk.runners.telegram import WEBHOOK_SECRET_HEADER, build_telegram
 from helpdesk.runners.webhooks import WebhookSender
 
 
 def wire_channels(services: Services) -> None:
+    install_retry(services)  # the admin pages' quarantine "retry" button
     if any(h.enabled and h.secret for h in services.config.webhooks):
         hooks = WebhookSender(services.config.webhooks)
         services.dispatcher.register("webhook", hooks)

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from helpdesk.cli.channels import channel_status
+from helpdesk.channel_state import health_json
 from helpdesk.web.api import require_token, services_of
 
 
@@ -15,7 +15,7 @@ from helpdesk.web.api import require_token, services_of
 async def list_channels(request: Request) -> Response:
     services = services_of(request)
     states = await services.store.run(services.channel_states.all)
-    return JSONResponse([channel_status(state) for state in states])
+    return JSONResponse([health_json(state) for state in states])
 
 
 routes = [Route("/api/v1/channels", list_channels, methods=["GET"])]

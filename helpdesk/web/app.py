@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from helpdesk.bootstrap import Services
-from helpdesk.web import api, auth, feedback, residents, supervisors, supervisors_api
+from helpdesk.web import api, api_calls, auth, feedback, residents, supervisors, supervisors_api
 from helpdesk.web.api_channels import routes as channel_health_routes
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ def create_app(services: Services, *, background: bool = False) -> Starlette:
     routes += feedback.routes()  # the signed yes/no and rating links in emails
     # Staff pages: sign-in, consultants' queues and tickets, administration.
     routes += auth.staff_routes()
+    routes += api_calls.routes  # consultants log calls by hand
     routes += supervisors.routes + supervisors_api.routes  # reports, for supervisors
     app = Starlette(routes=routes, lifespan=lifespan, middleware=auth.middleware(services))
     app.state.services = services
