@@ -51,8 +51,12 @@ def run(args: argparse.Namespace) -> int:
             result = load_demo(store, calendar, SlaPolicies(config.sla), tickets=args.tickets,
                                password=password, now=utcnow(), days=args.days,
                                force=args.force, progress=progress)
-        except DemoExists as exc:
-            return fail(f"{exc}", 1)
+        except DemoExists:
+            # Not an error: the README's run command runs demo before every serve.
+            print("This database already holds the demo data; nothing added (use --force "
+                  "to add more). The demo accounts keep the password shown when they were "
+                  "created; an administrator can reset it.")
+            return 0
         print(f"\rWrote {result.tickets:,} tickets, {result.messages:,} messages and "
               f"{result.events:,} events over {args.days} days in {result.seconds:.1f} s "
               f"({store.url.render_as_string(hide_password=True)})")
