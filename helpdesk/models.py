@@ -177,6 +177,12 @@ class Ticket(SQLModel, table=True):
         # Consultants' queues across all queues ("all open", "waiting", "breaching
         # soon"): one range per status, already in due-time order.
         sa.Index("ix_ticket_status_due", "status", "sla_due_at", "id"),
+        # "Unassigned in my queues": one ordered range per status and queue.
+        sa.Index("ix_ticket_unassigned_due", "status", "queue_id", "sla_due_at", "id",
+                 sqlite_where=sa.text("assignee_id IS NULL"),
+                 postgresql_where=sa.text("assignee_id IS NULL")),
+        # The channel filter on the queues.
+        sa.Index("ix_ticket_status_channel_due", "status", "channel", "sla_due_at", "id"),
         sa.Index("ix_ticket_conversation", "conversation_key", "status"),
         sa.Index("ix_ticket_contact_status", "contact_id", "status"),
         sa.Index("ix_ticket_created", "created_at", "channel"),

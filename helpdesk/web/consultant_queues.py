@@ -104,6 +104,9 @@ def load_page(session: Session, user: User, view: View, filters: Filters,
         if number is not None:
             page.direct = session.get(Ticket, number)
     conditions: list[Any] = []
+    # One index range per (status, queue) when the view is "unassigned in my
+    # queues": merged in order here, so the database never sorts the backlog.
+    by_queue: Sequence[int | None] = [None]
     if view.key == "mine":
         conditions.append(col(Ticket.assignee_id) == user.id)
     elif view.key == "unassigned":
@@ -113,14 +116,20 @@ def load_page(session: Session, user: User, view: View, filters: Filters,
             if not queue_ids:
                 page.notice = "no_queues"
                 return page
-            conditions.append(col(Ticket.queue_id).in_(queue_ids))
+            by_queue = queue_ids
     elif view.key == "breaching":
         conditions.append(col(Ticket.first_response_at).is_(None))
         conditions.append(col(Ticket.sla_due_at) <= now + BREACHING_WINDOW)
     conditions += _filter_conditions(filters)
     statuses = [s for s in view.statuses if not filters.status or s == filters.status]
     dated = view.key == "breaching"  # a ticket without a due time is never breaching
-    rows = _sorted_rows(session, statuses, conditions, after, limit + 1, dated_only=dated)
+    if filters.queue_id is not None and by_queue != [None]:
+        # The queue filter narrows "my queues"; a queue that is not theirs shows nothing.
+        by_queue = [q for q in by_queue if q == filters.queue_id]
+    partitions = [[col(Ticket.status) == status,
+                   *([] if queue is None else [col(Ticket.queue_id) == queue])]
+                  for status in statuses for queue in by_queue]
+    rows = _sorted_rows(session, partitions, conditions, after, limit + 1, dated_only=dated)
     page.tickets = rows[:limit]
     if len(rows) > limit:
         last = page.tickets[-1]
@@ -150,13 +159,14 @@ def _filter_conditions(filters: Filters) -> list[Any]:
     return conditions
 
 
-def _sorted_rows(session: Session, statuses: Sequence[str], conditions: Sequence[Any],
-                 after: Cursor | None, want: int, *, dated_only: bool) -> list[Ticket]:
+def _sorted_rows(session: Session, partitions: Sequence[Sequence[Any]],
+                 conditions: Sequence[Any], after: Cursor | None, want: int, *,
+                 dated_only: bool) -> list[Ticket]:
     found: list[Ticket] = []
     if after is None or after.due is not None:
         per_status = []
-        for status in statuses:
-            query = (select(Ticket).where(col(Ticket.status) == status, *conditions,
+        for partition in partitions:
+            query = (select(Ticket).where(*partition, *conditions,
                                           col(Ticket.sla_due_at).is_not(None))
                      .order_by(col(Ticket.sla_due_at), col(Ticket.id)).limit(want))
             if after is not None and after.due is not None:
@@ -167,8 +177,8 @@ def _sorted_rows(session: Session, statuses: Sequence[str], conditions: Sequence
         found = list(heapq.merge(*per_status, key=_dated_key))[:want]
     if len(found) < want and not dated_only:
         per_status = []
-        for status in statuses:
-            query = (select(Ticket).where(col(Ticket.status) == status, *conditions,
+        for partition in partitions:
+            query = (select(Ticket).where(*partition, *conditions,
                                           col(Ticket.sla_due_at).is_(None))
                      .order_by(col(Ticket.id)).limit(want - len(found)))
             if after is not None and after.due is None:

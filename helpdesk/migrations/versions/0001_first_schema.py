@@ -168,8 +168,10 @@ def upgrade() -> None:
         batch_op.create_index('ix_ticket_report_faq', ['auto_answer_entry', 'created_at'], unique=False)
         batch_op.create_index('ix_ticket_report_queue', ['queue_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_ticket_resolved_at'), ['resolved_at'], unique=False)
+        batch_op.create_index('ix_ticket_status_channel_due', ['status', 'channel', 'sla_due_at', 'id'], unique=False)
         batch_op.create_index('ix_ticket_status_due', ['status', 'sla_due_at', 'id'], unique=False)
         batch_op.create_index('ix_ticket_status_queue', ['status', 'queue_id', 'sla_due_at'], unique=False)
+        batch_op.create_index('ix_ticket_unassigned_due', ['status', 'queue_id', 'sla_due_at', 'id'], unique=False, sqlite_where=sa.text('assignee_id IS NULL'), postgresql_where=sa.text('assignee_id IS NULL'))
 
     op.create_table('user_queue',
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -284,8 +286,10 @@ def downgrade() -> None:
     op.drop_table('event')
     op.drop_table('user_queue')
     with op.batch_alter_table('ticket', schema=None) as batch_op:
+        batch_op.drop_index('ix_ticket_unassigned_due', sqlite_where=sa.text('assignee_id IS NULL'), postgresql_where=sa.text('assignee_id IS NULL'))
         batch_op.drop_index('ix_ticket_status_queue')
         batch_op.drop_index('ix_ticket_status_due')
+        batch_op.drop_index('ix_ticket_status_channel_due')
         batch_op.drop_index(batch_op.f('ix_ticket_resolved_at'))
         batch_op.drop_index('ix_ticket_report_queue')
         batch_op.drop_index('ix_ticket_report_faq')
