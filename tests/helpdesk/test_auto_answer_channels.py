@@ -209,3 +209,38 @@ async def test_email_silence_hands_over(mail: Services, smtp: SmtpServer) -> Non
     await mail.store.run(policy.release_expired, mail.store, until + timedelta(seconds=1))
     assert "faq.handover" in events(mail, ticket_id)
 
+
+
+# ------------------------------------------------------------------ web chat
+
+
+@pytest.mark.parametrize("choice", ["Ya", "Tidak"])
+async def test_webchat_yes_and_no(config: Config, sqlite_url: str, choice: str) -> None:
+    from tests.helpdesk.webchat_harness import LiveServer, Window, chat_services
+
+    services = chat_services(config, Store(sqlite_url))
+    services.chat_hub.poll_seconds = 0.2
+    load_starter_if_empty(services.knowledge, starter_faq_dir())
+    server = LiveServer(services).start()
+    try:
+        window = await Window.open(server.ws_url)
+        ack = await window.say(ASKS, "client-0001")
+        assert ack["type"] == "ack", ack
+        await services.dispatcher.dispatch_due()
+        asked = await window.expect(lambda f: f["type"] == "message"
+                                    and QUESTION in f["text"], within=10)
+        button = next(b for b in asked["buttons"] if b["label"].startswith(choice))
+        await window.send({"type": "button", "id": "button-0001", "label": button["label"],
+                           "data": button["data"]})
+        await window.expect(lambda f: f["type"] == "ack" and f.get("id") == "button-0001")
+        with services.store.read() as session:
+            ticket = session.exec(select(Ticket)).one()
+        if choice == "Ya":
+            assert ticket.status == "resolved" and ticket.answered_by_faq
+        else:
+            assert ticket.status in ("new", "open") and not ticket.answered_by_faq
+            assert "faq.handover" in events(services, ticket.id or 0)
+        await window.close()
+    finally:
+        server.stop()
+        services.close()
