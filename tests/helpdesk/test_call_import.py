@@ -81,3 +81,22 @@ def test_the_command_prints_a_summary_and_json(tmp_path: Path) -> None:
     missing = subprocess.run([*command[:-1], "nope.csv"], capture_output=True, text=True,
                              env=env, check=False)
     assert missing.returncode == 1 and "no such file" in missing.stderr
+
+
+async def test_a_watched_folder_imports_new_and_grown_logs(services: Services,
+                                                         tmp_path: Path) -> None:
+    from helpdesk.runners.calls import CallLogFolder
+
+    folder = tmp_path / "cdr"
+    folder.mkdir()
+    watcher = CallLogFolder(services, folder, interval=0.1)
+    assert await watcher.scan_once() == 0
+    lines = (DATA / "master_uniqueid_userfield.csv").read_text().splitlines(keepends=True)
+    log = folder / "Master.csv"
+    log.write_text("".join(lines[:2]))
+    assert await watcher.scan_once() == 2
+    assert await watcher.scan_once() == 0  # unchanged: not read again
+    log.write_text("".join(lines))  # the phone system appended three calls
+    assert await watcher.scan_once() == 3
+    health = {s.key: s for s in services.channel_states.all()}["phone:folder"]
+    assert health.ok
