@@ -54,6 +54,10 @@ def build(cls: type[T], raw: Mapping[str, Any], *, source: str, environ: Mapping
         if name in raw:
             values[name] = _convert(hints[name], raw[name], source=source, key=key,
                                     environ=environ)
+        elif dataclasses.is_dataclass(hints[name]):
+            # A section left out of the file still reads its secrets from the
+            # environment (TANYA_API_TOKEN with no config file at all).
+            values[name] = build(hints[name], {}, source=source, environ=environ, path=key)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(source, key, "missing key")
     for name, f in fields.items():

@@ -96,3 +96,9 @@ def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
                              str(tmp_path / "nope.toml"), "db", "upgrade"],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 2 and "no such file" in result.stderr
+
+
+def test_secrets_resolve_without_any_file() -> None:
+    config = load_config(environ={"TANYA_API_TOKEN": "t0ken", "TANYA_ADMIN_PASSWORD": "pw"})
+    assert config.server.api_token == "t0ken"
+    assert config.app.admin_password == "pw"
