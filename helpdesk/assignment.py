@@ -30,6 +30,7 @@ from sqlmodel import Session, col, func, select
 
 from helpdesk.config import AssignmentConfig
 from helpdesk.models import Event, Presence, Ticket, TicketStatus, User, UserQueue
+from helpdesk.reports_rollup import mark_tickets
 from helpdesk.store import Store
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,7 @@ class Assigner:
         session.execute(sa.update(Ticket), [
             {"id": ticket_id, "assignee_id": user_id, "updated_at": now}
             for ticket_id, user_id, _ in placed])
+        mark_tickets(session, [ticket_id for ticket_id, _, _ in placed])  # report rows
         session.execute(sa.insert(Event), [
             {"ticket_id": ticket_id, "kind": "ticket.assigned", "actor": "assigner",
              "data": {"to": user_id, "from": None, "manual": False,

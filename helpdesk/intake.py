@@ -37,6 +37,7 @@ from helpdesk.models import (
     TicketStatus,
     utcnow,
 )
+from helpdesk.reports_rollup import mark_tickets
 from helpdesk.store import Store
 from helpdesk.ticket_numbers import format_number, parse_number
 
@@ -276,6 +277,7 @@ class Intake:
         events.append({"ticket_id": ticket_id, "kind": "ticket.created", "actor": "intake",
                        "data": data, "created_at": now})
         sql.insert_events(conn, events)
+        mark_tickets(conn, [ticket_id])  # the supervisor reports' summary rows
         return session.get_one(Ticket, ticket_id), True, False
 
     def _find_thread(self, session: Session, conn: Connection, inquiry: Inquiry,

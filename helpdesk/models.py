@@ -8,7 +8,7 @@ them and from the summary columns kept on the ticket.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -371,3 +371,108 @@ class CannedReply(SQLModel, table=True):
     title: str = Field(max_length=200)
     body: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
     active: bool = True
+
+
+# Supervisor report summary rows, kept by helpdesk.reports_rollup: per Jakarta
+# day and filter combination (channel, queue, consultant, category). Reports sum
+# these few rows instead of scanning the period's tickets.
+class ReportDay(SQLModel, table=True):
+    """Counts of the tickets opened (and, in separate rows, resolved) on ``day``."""
+
+    __tablename__ = "report_day"
+    __table_args__ = (sa.Index("ix_report_day_day", "day", "channel", "assignee_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date
+    channel: str = Field(max_length=20)
+    queue_id: int | None = None
+    assignee_id: int | None = None
+    category: str = Field(default="", max_length=64)
+    # Tickets opened that day.
+    opened: int = 0
+    auto_answered: int = 0
+    answered_by_faq: int = 0
+    person: int = 0  # not answered by the FAQ
+    responded: int = 0
+    awaiting: int = 0
+    with_target: int = 0
+    fr_breached: int = 0
+    res_breached: int = 0
+    breached: int = 0
+    rated: int = 0
+    rating_sum: int = 0
+    rating_1: int = 0
+    rating_2: int = 0
+    rating_3: int = 0
+    rating_4: int = 0
+    rating_5: int = 0
+    person_rated: int = 0
+    person_rating_sum: int = 0
+    person_resolved: int = 0  # opened that day, by a person, resolved since
+    resolved_since: int = 0  # opened that day, resolved since (any way)
+    still_open: int = 0  # opened that day, unresolved and open now
+    # Tickets whose latest resolution fell on that day.
+    resolved_all: int = 0
+    resolved_person: int = 0
+
+
+class ReportHour(SQLModel, table=True):
+    """Tickets opened per Jakarta day and hour (the heatmap)."""
+
+    __tablename__ = "report_hour"
+    __table_args__ = (sa.Index("ix_report_hour_day", "day", "channel", "assignee_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date
+    hour: int
+    channel: str = Field(max_length=20)
+    queue_id: int | None = None
+    assignee_id: int | None = None
+    category: str = Field(default="", max_length=64)
+    opened: int = 0
+
+
+class ReportFaq(SQLModel, table=True):
+    """Automatic answers per FAQ entry and the residents' yes/no, per day opened."""
+
+    __tablename__ = "report_faq"
+    __table_args__ = (sa.Index("ix_report_faq_day", "day", "entry"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date
+    entry: str = Field(max_length=64)
+    channel: str = Field(max_length=20)
+    queue_id: int | None = None
+    assignee_id: int | None = None
+    category: str = Field(default="", max_length=64)
+    sent: int = 0
+    answered_by_faq: int = 0
+    helpful: int = 0
+    not_helpful: int = 0
+
+
+class ReportDuration(SQLModel, table=True):
+    """Duration histograms: how many tickets of the day took ``bucket`` seconds
+    (the bucket's lower bound, see reports_rollup.bucket_width) per metric, for
+    all tickets (assignee -1) and per consultant."""
+
+    __tablename__ = "report_duration"
+    __table_args__ = (sa.Index("ix_report_duration", "metric", "assignee", "day", "bucket",
+                               "n"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date
+    metric: int
+    assignee: int
+    bucket: int
+    n: int
+
+
+class ReportDirty(SQLModel, table=True):
+    """Days (or tickets whose days) the summary rows must be recomputed for."""
+
+    __tablename__ = "report_dirty"
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date | None = None
+    ticket_id: int | None = None

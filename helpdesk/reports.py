@@ -43,6 +43,21 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from helpdesk.models import TicketStatus
 from helpdesk.reports_filters import ReportFilter, T, table
+from helpdesk.reports_rollup import (
+    ALL,
+    DAY,
+    DURATION,
+    EXACT_LIMIT,
+    FAQ,
+    FR_BUSINESS,
+    FR_WALL,
+    HOUR,
+    RES_BUSINESS,
+    RES_WALL,
+    first_response_wall,
+    histogram_percentiles,
+    resolution_wall,
+)
 from helpdesk.reports_sql import Dialect, as_date, percentiles
 
 # The resident's answer to "Apakah jawaban ini membantu?": data {"helpful": bool}.
@@ -56,23 +71,58 @@ def dialect_of(conn: Connection, report: ReportFilter) -> Dialect:
     return Dialect(conn.dialect.name, report.offset)
 
 
-def first_response_wall(d: Dialect) -> ColumnElement[Any]:
-    # The summary column when it was kept, else the two timestamps.
-    return sa.func.coalesce(T.c.first_response_seconds,
-                            d.seconds_between(T.c.created_at, T.c.first_response_at))
-
-
-def resolution_wall(d: Dialect) -> ColumnElement[Any]:
-    return sa.func.coalesce(T.c.resolution_seconds,
-                            d.seconds_between(T.c.created_at, T.c.resolved_at))
-
-
-def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
-
-
 def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
+
+
+def _rows(summary: sa.Table, report: ReportFilter, *,
+          before_start: bool = False) -> list[ColumnElement[bool]]:
+    """The summary rows of the period (or of every day before it) under the filters."""
+    where: list[ColumnElement[bool]] = (
+        [summary.c.day < report.first_day] if before_start
+        else [summary.c.day >= report.first_day, summary.c.day <= report.last_day])
+    if report.channel:
+        where.append(summary.c.channel == report.channel)
+    if report.queue_id is not None:
+        where.append(summary.c.queue_id == report.queue_id)
+    if report.assignee_id is not None:
+        where.append(summary.c.assignee_id == report.assignee_id)
+    if report.category:
+        where.append(summary.c.category == report.category)
+    return where
+
+
+def _sums(conn: Connection, where: Sequence[ColumnElement[bool]],
+          *names: str) -> list[int]:
+    row = conn.execute(sa.select(*[sa.func.coalesce(sa.func.sum(DAY.c[n]), 0) for n in names])
+                       .where(*where)).one()
+    return [int(v) for v in row]
+
+
+def _narrowed(report: ReportFilter) -> bool:
+    """Filters the duration histograms do not keep (they keep the consultant)."""
+    return bool(report.channel or report.queue_id is not None or report.category)
+
+
+def _durations(conn: Connection, report: ReportFilter, metric: int, value: ColumnElement[Any],
+               where: Sequence[ColumnElement[bool]]) -> list[float | None] | None:
+    """p50 and p90 of one duration: from the histograms, or exactly from the
+    tickets when few (at most EXACT_LIMIT) or narrowed by a filter the
+    histograms do not keep."""
+    if not _narrowed(report):
+        assignee = ALL if report.assignee_id is None else report.assignee_id
+        bucket_rows = conn.execute(
+            sa.select(DURATION.c.bucket, sa.func.sum(DURATION.c.n))
+            .where(DURATION.c.metric == metric, DURATION.c.assignee == assignee,
+                   DURATION.c.day >= report.first_day, DURATION.c.day <= report.last_day)
+            .group_by(DURATION.c.bucket)).all()
+        n, values = histogram_percentiles([(int(b), int(c)) for b, c in bucket_rows], PS)
+        if n == 0:
+            return None
+        if n > EXACT_LIMIT:
+            return values
+    exact = percentiles(conn, dialect_of(conn, report), value, where, PS).get(None)
+    return exact[1] if exact else None
 
 
 @dataclass
@@ -105,45 +155,38 @@ class Summary:
 def summary(conn: Connection, report: ReportFilter) -> Summary:
     """The headline figures of the period."""
     d = dialect_of(conn, report)
-    person = T.c.answered_by_faq.is_(False)
-    targeted = sa.and_(T.c.sla_due_at.is_not(None), person)
-    fr_breach = sa.and_(targeted, T.c.first_response_breached.is_(True))
-    res_breach = sa.and_(targeted, T.c.resolution_breached.is_(True))
-    row = conn.execute(sa.select(
-        sa.func.count(),
-        _count_if(T.c.auto_answer_entry.is_not(None)),
-        _count_if(T.c.answered_by_faq.is_(True)),
-        _count_if(sa.and_(person, T.c.first_response_at.is_not(None))),
-        _count_if(sa.and_(person, T.c.first_response_at.is_(None), T.c.status.in_(OPEN))),
-        _count_if(targeted), _count_if(fr_breach), _count_if(res_breach),
-        _count_if(sa.or_(fr_breach, res_breach)),
-        sa.func.count(T.c.satisfaction), sa.func.avg(T.c.satisfaction),
-    ).where(*report.created())).one()
-    out = Summary(tickets=row[0], auto_answered=row[1], answered_by_faq=row[2],
-                  responded=row[3], awaiting_response=row[4], with_target=row[5],
-                  first_response_breached=row[6], resolution_breached=row[7],
-                  breached=row[8], rated=row[9],
-                  satisfaction_mean=None if row[10] is None else float(row[10]))
+    (tickets, auto, faq, responded, awaiting, with_target, fr_breached, res_breached,
+     breached, rated, rating_sum, resolved) = _sums(
+        conn, _rows(DAY, report), "opened", "auto_answered", "answered_by_faq", "responded",
+        "awaiting", "with_target", "fr_breached", "res_breached", "breached", "rated",
+        "rating_sum", "resolved_person")
+    out = Summary(tickets=tickets, auto_answered=auto, answered_by_faq=faq,
+                  responded=responded, awaiting_response=awaiting, with_target=with_target,
+                  first_response_breached=fr_breached, resolution_breached=res_breached,
+                  breached=breached, rated=rated, resolved=resolved,
+                  satisfaction_mean=rating_sum / rated if rated else None)
     out.faq_rate = _ratio(out.answered_by_faq, out.tickets)
     out.breach_rate = _ratio(out.breached, out.with_target)
+    opened_sum = sa.func.sum(DAY.c.opened)
     out.by_channel = {str(c): int(n) for c, n in conn.execute(
-        sa.select(T.c.channel, sa.func.count()).where(*report.created())
-        .group_by(T.c.channel).order_by(sa.func.count().desc()))}
+        sa.select(DAY.c.channel, opened_sum).where(*_rows(DAY, report))
+        .group_by(DAY.c.channel).having(opened_sum > 0).order_by(opened_sum.desc(),
+                                                                 DAY.c.channel))}
+    person = T.c.answered_by_faq.is_(False)
     opened = [*report.created(), person]
-    fr = percentiles(conn, d, first_response_wall(d), opened, PS).get(None)
-    if fr:
-        out.first_response_p50, out.first_response_p90 = fr[1]
-    fr_b = percentiles(conn, d, T.c.first_response_business_seconds, opened, PS).get(None)
-    if fr_b:
-        out.first_response_business_p50, out.first_response_business_p90 = fr_b[1]
     closed = [*report.resolved(), person]
-    out.resolved = conn.execute(sa.select(sa.func.count()).where(*closed)).scalar_one()
-    res = percentiles(conn, d, resolution_wall(d), closed, PS).get(None)
+    fr = _durations(conn, report, FR_WALL, first_response_wall(d), opened)
+    if fr:
+        out.first_response_p50, out.first_response_p90 = fr
+    fr_b = _durations(conn, report, FR_BUSINESS, T.c.first_response_business_seconds, opened)
+    if fr_b:
+        out.first_response_business_p50, out.first_response_business_p90 = fr_b
+    res = _durations(conn, report, RES_WALL, resolution_wall(d), closed)
     if res:
-        out.resolution_p50, out.resolution_p90 = res[1]
-    res_b = percentiles(conn, d, T.c.resolution_business_seconds, closed, PS).get(None)
+        out.resolution_p50, out.resolution_p90 = res
+    res_b = _durations(conn, report, RES_BUSINESS, T.c.resolution_business_seconds, closed)
     if res_b:
-        out.resolution_business_p50, out.resolution_business_p90 = res_b[1]
+        out.resolution_business_p50, out.resolution_business_p90 = res_b
     return out
 
 
@@ -165,28 +208,32 @@ def daily(conn: Connection, report: ReportFilter) -> list[Daily]:
     taken away before it was added. A ticket reopened and resolved again counts
     as open from its creation to its latest resolution.
     """
-    d = dialect_of(conn, report)
     days = {day: Daily(day) for day in report.days}
-    day_col = d.local_day(T.c.created_at)
-    for day, channel, count in conn.execute(
-            sa.select(day_col, T.c.channel, sa.func.count()).where(*report.created())
-            .group_by(day_col, T.c.channel)):
+    for day, channel, opened, resolved in conn.execute(
+            sa.select(DAY.c.day, DAY.c.channel, sa.func.sum(DAY.c.opened),
+                      sa.func.sum(DAY.c.resolved_all))
+            .where(*_rows(DAY, report)).group_by(DAY.c.day, DAY.c.channel)):
         entry = days.get(as_date(day))
         if entry is not None:
-            entry.by_channel[str(channel)] = int(count)
-            entry.created += int(count)
-    resolved_day = d.local_day(T.c.resolved_at)
-    for day, count in conn.execute(
-            sa.select(resolved_day, sa.func.count()).where(*report.resolved())
-            .group_by(resolved_day)):
-        entry = days.get(as_date(day))
-        if entry is not None:
-            entry.resolved = int(count)
-    backlog = open_at(conn, report, report.start)
+            if opened:
+                entry.by_channel[str(channel)] = int(opened)
+                entry.created += int(opened)
+            entry.resolved += int(resolved)
+    backlog = _open_at_start(conn, report)
     for entry in days.values():
         backlog += entry.created - entry.resolved
         entry.backlog = backlog
     return list(days.values())
+
+
+def _open_at_start(conn: Connection, report: ReportFilter) -> int:
+    """:func:`open_at` the period's start from the summary rows: tickets opened
+    before it and open now, plus those resolved since the start (by their latest
+    resolution) less those of them opened since the start."""
+    (still_open,) = _sums(conn, _rows(DAY, report, before_start=True), "still_open")
+    since = [DAY.c.day >= report.first_day, *_rows(DAY, report)[2:]]
+    resolved_since, opened_and_resolved = _sums(conn, since, "resolved_all", "resolved_since")
+    return still_open + resolved_since - opened_and_resolved
 
 
 def open_at(conn: Connection, report: ReportFilter, instant: datetime) -> int:
@@ -202,13 +249,11 @@ def open_at(conn: Connection, report: ReportFilter, instant: datetime) -> int:
 
 def heatmap(conn: Connection, report: ReportFilter) -> list[list[int]]:
     """Tickets opened per Jakarta weekday (0 = Monday) and hour: 7 rows of 24."""
-    d = dialect_of(conn, report)
     grid = [[0] * 24 for _ in range(7)]
-    weekday, hour = d.local_weekday(T.c.created_at), d.local_hour(T.c.created_at)
-    for dow, hh, count in conn.execute(
-            sa.select(weekday, hour, sa.func.count()).where(*report.created())
-            .group_by(weekday, hour)):
-        grid[(int(dow) + 6) % 7][int(hh)] = int(count)  # the databases count from Sunday
+    for day, hour, count in conn.execute(
+            sa.select(HOUR.c.day, HOUR.c.hour, sa.func.sum(HOUR.c.opened))
+            .where(*_rows(HOUR, report)).group_by(HOUR.c.day, HOUR.c.hour)):
+        grid[as_date(day).weekday()][int(hour)] += int(count)
     return grid
 
 
@@ -226,23 +271,14 @@ class FaqRow:
 
 def faq_entries(conn: Connection, report: ReportFilter) -> list[FaqRow]:
     """Per FAQ entry sent as an automatic answer: how often, and what residents said."""
-    opened = [*report.created(), T.c.auto_answer_entry.is_not(None)]
-    counts = {str(e): (int(n), int(faq)) for e, n, faq in conn.execute(
-        sa.select(T.c.auto_answer_entry, sa.func.count(), _count_if(T.c.answered_by_faq))
-        .where(*opened).group_by(T.c.auto_answer_entry))}
-    helpful = EVENTS.c.data["helpful"].as_boolean()
-    votes: dict[tuple[str, bool], int] = {}
-    for entry, yes, n in conn.execute(
-            sa.select(T.c.auto_answer_entry, helpful,
-                      sa.func.count(sa.distinct(EVENTS.c.ticket_id)))
-            .select_from(T.join(EVENTS, EVENTS.c.ticket_id == T.c.id))
-            .where(*opened, EVENTS.c.kind == FEEDBACK_EVENT)
-            .group_by(T.c.auto_answer_entry, helpful)):
-        votes[(str(entry), bool(yes))] = int(n)
+    sums = [sa.func.sum(FAQ.c[n]) for n in ("sent", "answered_by_faq", "helpful",
+                                            "not_helpful")]
+    counts = {str(e): (int(n), int(faq), int(yes), int(no)) for e, n, faq, yes, no in
+              conn.execute(sa.select(FAQ.c.entry, *sums).where(*_rows(FAQ, report))
+                           .group_by(FAQ.c.entry).having(sums[0] > 0))}
     questions = _faq_questions(conn, list(counts))
     rows = []
-    for entry, (sent, resolved) in counts.items():
-        yes, no = votes.get((entry, True), 0), votes.get((entry, False), 0)
+    for entry, (sent, resolved, yes, no) in counts.items():
         rows.append(FaqRow(entry=entry, question=questions.get(entry, ""), auto_answered=sent,
                            helpful=yes, not_helpful=no, no_answer=max(sent - yes - no, 0),
                            answered_by_faq=resolved, helpful_rate=_ratio(yes, yes + no)))
@@ -260,14 +296,8 @@ def _faq_questions(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
 
 def satisfaction(conn: Connection, report: ReportFilter) -> dict[int, int]:
     """How many tickets got each rating, 1 to 5."""
-    out = dict.fromkeys(range(1, 6), 0)
-    for rating, count in conn.execute(
-            sa.select(T.c.satisfaction, sa.func.count())
-            .where(*report.created(), T.c.satisfaction.is_not(None))
-            .group_by(T.c.satisfaction)):
-        if int(rating) in out:
-            out[int(rating)] = int(count)
-    return out
+    counts = _sums(conn, _rows(DAY, report), *(f"rating_{i}" for i in range(1, 6)))
+    return {i + 1: n for i, n in enumerate(counts)}
 
 
 @dataclass
@@ -287,35 +317,55 @@ class ConsultantRow:
 def consultants(conn: Connection, report: ReportFilter) -> list[ConsultantRow]:
     """Per consultant (the ticket's assignee) over tickets opened in the period:
     handled, resolved, median first response, breaches, satisfaction."""
-    d = dialect_of(conn, report)
-    person = T.c.answered_by_faq.is_(False)
-    where = [*report.created(), T.c.assignee_id.is_not(None), person]
-    breach = sa.and_(T.c.sla_due_at.is_not(None), sa.or_(
-        T.c.first_response_breached.is_(True), T.c.resolution_breached.is_(True)))
     rows: dict[int, ConsultantRow] = {}
-    for uid, handled, resolved, breached, rated, mean in conn.execute(
-            sa.select(T.c.assignee_id, sa.func.count(), _count_if(T.c.resolved_at.is_not(None)),
-                      _count_if(breach), sa.func.count(T.c.satisfaction),
-                      sa.func.avg(T.c.satisfaction))
-            .where(*where).group_by(T.c.assignee_id)):
+    handled_sum = sa.func.sum(DAY.c.person)
+    for uid, handled, resolved, breached, rated, rating_sum in conn.execute(
+            sa.select(DAY.c.assignee_id, handled_sum, sa.func.sum(DAY.c.person_resolved),
+                      sa.func.sum(DAY.c.breached), sa.func.sum(DAY.c.person_rated),
+                      sa.func.sum(DAY.c.person_rating_sum))
+            .where(*_rows(DAY, report), DAY.c.assignee_id.is_not(None))
+            .group_by(DAY.c.assignee_id).having(handled_sum > 0)):
         rows[int(uid)] = ConsultantRow(
             user_id=int(uid), name="", email="", handled=int(handled), resolved=int(resolved),
             breached=int(breached), rated=int(rated),
-            satisfaction_mean=None if mean is None else float(mean))
-    wall = percentiles(conn, d, first_response_wall(d), where, (0.5,), group=T.c.assignee_id)
-    business = percentiles(conn, d, T.c.first_response_business_seconds, where, (0.5,),
-                           group=T.c.assignee_id)
+            satisfaction_mean=int(rating_sum) / int(rated) if rated else None)
+    wall = _consultant_medians(conn, report, FR_WALL)
+    business = _consultant_medians(conn, report, FR_BUSINESS)
     users = table("staff_user")
     names = {int(i): (str(n), str(e)) for i, n, e in conn.execute(
         sa.select(users.c.id, users.c.name, users.c.email)
         .where(users.c.id.in_(list(rows))))} if rows else {}
     for uid, row in rows.items():
         row.name, row.email = names.get(uid, (f"#{uid}", ""))
-        if uid in wall:
-            row.first_response_p50 = wall[uid][1][0]
-        if uid in business:
-            row.first_response_business_p50 = business[uid][1][0]
+        row.first_response_p50 = wall.get(uid)
+        row.first_response_business_p50 = business.get(uid)
     return sorted(rows.values(), key=lambda r: (-r.handled, r.name))
+
+
+def _consultant_medians(conn: Connection, report: ReportFilter,
+                        metric: int) -> dict[int, float | None]:
+    """Each consultant's median first response: from the histograms, or exactly
+    from the tickets when few or narrowed by a filter the histograms lack."""
+    if not _narrowed(report):
+        where = [DURATION.c.metric == metric, DURATION.c.day >= report.first_day,
+                 DURATION.c.day <= report.last_day,
+                 DURATION.c.assignee != ALL if report.assignee_id is None
+                 else DURATION.c.assignee == report.assignee_id]
+        buckets: dict[int, list[tuple[int, int]]] = {}
+        for uid, bucket, n in conn.execute(
+                sa.select(DURATION.c.assignee, DURATION.c.bucket, sa.func.sum(DURATION.c.n))
+                .where(*where).group_by(DURATION.c.assignee, DURATION.c.bucket)):
+            buckets.setdefault(int(uid), []).append((int(bucket), int(n)))
+        if sum(n for found in buckets.values() for _, n in found) > EXACT_LIMIT:
+            return {uid: histogram_percentiles(found, (0.5,))[1][0]
+                    for uid, found in buckets.items()}
+    d = dialect_of(conn, report)
+    value = (first_response_wall(d) if metric == FR_WALL
+             else T.c.first_response_business_seconds)
+    where_t = [*report.created(), T.c.assignee_id.is_not(None),
+               T.c.answered_by_faq.is_(False)]
+    return {int(str(uid)): found[1][0] for uid, found in
+            percentiles(conn, d, value, where_t, (0.5,), group=T.c.assignee_id).items()}
 
 
 def choices(conn: Connection) -> dict[str, list[tuple[str, str]]]:

@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from helpdesk.business_calendar import BusinessCalendar, Interval
 from helpdesk.models import Event, Ticket, TicketStatus
 from helpdesk.reports_filters import T
+from helpdesk.reports_rollup import mark_tickets
 from helpdesk.sla import EventRecord, Timeline, timeline_from_events
 from helpdesk.store import Store
 
@@ -92,6 +93,7 @@ def record_durations(session: Session, ticket: Ticket,
     found = durations(timeline, calendar, first_response_at=ticket.first_response_at,
                       resolved_at=resolved)
     session.execute(sa.update(T).where(T.c.id == ticket.id).values(**asdict(found)))
+    mark_tickets(session, [ticket.id])  # the duration histograms of its days
     return found
 
 

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from helpdesk import reports
 from helpdesk.models import Role
 from helpdesk.reports_filters import FilterError, ReportFilter, as_dict, parse_filter
+from helpdesk.reports_rollup import refresh_store
 from helpdesk.reports_tickets import ticket_page
 from helpdesk.web.api import require_token
 from helpdesk.web.auth import require_role, services_of
@@ -61,6 +62,7 @@ async def figure(request: Request) -> Response:
     services = services_of(request)
     try:
         report = parse_filter(request.query_params, services.clock())
+        await services.store.run(refresh_store, services.store)
         data = await services.store.run(_run, services.store.engine, FIGURES[name], report,
                                         request)
     except FilterError as exc:

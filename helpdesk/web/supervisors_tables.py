@@ -9,6 +9,7 @@ from typing import Any
 
 from helpdesk import reports
 from helpdesk.reports_filters import ReportFilter
+from helpdesk.reports_rollup import refresh_store
 from helpdesk.reports_tickets import TicketRow
 from helpdesk.store import Store
 from helpdesk.web.supervisors_charts import CHANNEL_COLOURS, CHANNEL_LABELS, WEEKDAYS
@@ -39,6 +40,7 @@ class Dashboard:
 def load_dashboard(store: Store, report: ReportFilter) -> Dashboard:
     """Every figure of the dashboard, read in one transaction (one snapshot on
     PostgreSQL; SQLite's WAL reader sees one state too)."""
+    refresh_store(store)  # the days changed since the last look
     with store.engine.connect() as conn, conn.begin():
         return Dashboard(
             report=report, summary=reports.summary(conn, report),

@@ -25,6 +25,7 @@ from sqlmodel import Session
 
 from helpdesk.models import Contact, Event, FaqRecord, Queue, Ticket, User
 from helpdesk.reports_filters import ReportFilter, T
+from helpdesk.reports_rollup import refresh
 from helpdesk.store import Store
 
 WIB = timedelta(hours=7)
@@ -90,6 +91,7 @@ def build_history(store: Store) -> History:
                           data={"helpful": False, "entry": "nib-apa"},
                           created_at=wib(24, 8, 40)))
         set_business_seconds(session, ids)
+        refresh(session.connection())  # the reports' summary rows
         return History(queue_id=queue.id, a=a.id, b=b.id, ids=ids)
 
 

@@ -86,6 +86,91 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
+    op.create_table('report_day',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('queue_id', sa.Integer(), nullable=True),
+    sa.Column('assignee_id', sa.Integer(), nullable=True),
+    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('opened', sa.Integer(), nullable=False),
+    sa.Column('auto_answered', sa.Integer(), nullable=False),
+    sa.Column('answered_by_faq', sa.Integer(), nullable=False),
+    sa.Column('person', sa.Integer(), nullable=False),
+    sa.Column('responded', sa.Integer(), nullable=False),
+    sa.Column('awaiting', sa.Integer(), nullable=False),
+    sa.Column('with_target', sa.Integer(), nullable=False),
+    sa.Column('fr_breached', sa.Integer(), nullable=False),
+    sa.Column('res_breached', sa.Integer(), nullable=False),
+    sa.Column('breached', sa.Integer(), nullable=False),
+    sa.Column('rated', sa.Integer(), nullable=False),
+    sa.Column('rating_sum', sa.Integer(), nullable=False),
+    sa.Column('rating_1', sa.Integer(), nullable=False),
+    sa.Column('rating_2', sa.Integer(), nullable=False),
+    sa.Column('rating_3', sa.Integer(), nullable=False),
+    sa.Column('rating_4', sa.Integer(), nullable=False),
+    sa.Column('rating_5', sa.Integer(), nullable=False),
+    sa.Column('person_rated', sa.Integer(), nullable=False),
+    sa.Column('person_rating_sum', sa.Integer(), nullable=False),
+    sa.Column('person_resolved', sa.Integer(), nullable=False),
+    sa.Column('resolved_since', sa.Integer(), nullable=False),
+    sa.Column('still_open', sa.Integer(), nullable=False),
+    sa.Column('resolved_all', sa.Integer(), nullable=False),
+    sa.Column('resolved_person', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('report_day', schema=None) as batch_op:
+        batch_op.create_index('ix_report_day_day', ['day', 'channel', 'assignee_id'], unique=False)
+
+    op.create_table('report_dirty',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=True),
+    sa.Column('ticket_id', sa.Integer(), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_table('report_duration',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('metric', sa.Integer(), nullable=False),
+    sa.Column('assignee', sa.Integer(), nullable=False),
+    sa.Column('bucket', sa.Integer(), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('report_duration', schema=None) as batch_op:
+        batch_op.create_index('ix_report_duration', ['metric', 'assignee', 'day', 'bucket', 'n'], unique=False)
+
+    op.create_table('report_faq',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('entry', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('queue_id', sa.Integer(), nullable=True),
+    sa.Column('assignee_id', sa.Integer(), nullable=True),
+    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('sent', sa.Integer(), nullable=False),
+    sa.Column('answered_by_faq', sa.Integer(), nullable=False),
+    sa.Column('helpful', sa.Integer(), nullable=False),
+    sa.Column('not_helpful', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('report_faq', schema=None) as batch_op:
+        batch_op.create_index('ix_report_faq_day', ['day', 'entry'], unique=False)
+
+    op.create_table('report_hour',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('hour', sa.Integer(), nullable=False),
+    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('queue_id', sa.Integer(), nullable=True),
+    sa.Column('assignee_id', sa.Integer(), nullable=True),
+    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('opened', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('report_hour', schema=None) as batch_op:
+        batch_op.create_index('ix_report_hour_day', ['day', 'channel', 'assignee_id'], unique=False)
+
     op.create_table('staff_user',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
@@ -307,6 +392,23 @@ def downgrade() -> None:
 
     op.drop_table('contact_identity')
     op.drop_table('staff_user')
+    with op.batch_alter_table('report_hour', schema=None) as batch_op:
+        batch_op.drop_index('ix_report_hour_day')
+
+    op.drop_table('report_hour')
+    with op.batch_alter_table('report_faq', schema=None) as batch_op:
+        batch_op.drop_index('ix_report_faq_day')
+
+    op.drop_table('report_faq')
+    with op.batch_alter_table('report_duration', schema=None) as batch_op:
+        batch_op.drop_index('ix_report_duration')
+
+    op.drop_table('report_duration')
+    op.drop_table('report_dirty')
+    with op.batch_alter_table('report_day', schema=None) as batch_op:
+        batch_op.drop_index('ix_report_day_day')
+
+    op.drop_table('report_day')
     op.drop_table('queue')
     with op.batch_alter_table('quarantine_item', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_quarantine_item_state'))
