@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -38,7 +39,7 @@ from helpdesk.models import (
 )
 from helpdesk.tickets import merged_contacts
 from helpdesk.web.auth import current_user, require_role, services_of
-from helpdesk.web.templating import render
+from helpdesk.web.templating import jakarta, render
 
 STAFF = (Role.CONSULTANT, Role.SUPERVISOR)
 MESSAGE_LIMIT = 300
@@ -261,6 +262,14 @@ def shows_inline(attachment: Attachment) -> bool:
 
 
 # -- the history, in words ------------------------------------------------------------
+def _due_text(value: Any) -> str:
+    """Due times are stored in events as ISO text; show them as Jakarta time."""
+    try:
+        return jakarta(datetime.fromisoformat(str(value)))
+    except ValueError:
+        return "?"
+
+
 def describe_event(event: Event, people: dict[int, User], queues: Sequence[Queue],
                    gettext: Any) -> tuple[str, str]:
     """A headline and the reason, for "why is this ticket in my queue"."""
@@ -305,7 +314,7 @@ def describe_event(event: Event, people: dict[int, User], queues: Sequence[Queue
     if kind in ("sla.warning", "sla.breached"):
         label = _("SLA warning") if kind == "sla.warning" else _("SLA breached")
         return f"{label}: {data.get('target', '')}", _("due %(due)s") % {
-            "due": data.get("due", "?")}
+            "due": _due_text(data.get("due"))}
     if kind == "ticket.merged":
         return _("Merged into another ticket"), ""
     if kind == "ticket.merged_from":
