@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from helpdesk.reports import EVENTS, FEEDBACK_EVENT, OPEN, dialect_of, first_response_wall
+from helpdesk.reports import EVENTS, FEEDBACK_EVENT, OPEN, dialect_of
 from helpdesk.reports_filters import FilterError, ReportFilter, T, table
+from helpdesk.reports_rollup import first_response_wall
 from helpdesk.ticket_numbers import format_number
 
 PAGE_SIZE = 50

@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from helpdesk.cli import calls, channels, db, demo, kb, quarantine, serve
+from helpdesk.cli import calls, channels, db, demo, kb, quarantine, reports, serve
 from helpdesk.config_loader import ConfigError
 
-COMMANDS = (serve, db, kb, quarantine, channels, calls, demo)
+COMMANDS = (serve, db, kb, quarantine, channels, calls, demo, reports)
 
 
 def build_parser() -> argparse.ArgumentParser:
