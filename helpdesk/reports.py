@@ -45,6 +45,7 @@ from helpdesk.models import TicketStatus
 from helpdesk.reports_filters import ReportFilter, T, table
 from helpdesk.reports_rollup import (
     ALL,
+    ANY_CHANNEL,
     DAY,
     DURATION,
     EXACT_LIMIT,
@@ -100,8 +101,9 @@ def _sums(conn: Connection, where: Sequence[ColumnElement[bool]],
 
 
 def _narrowed(report: ReportFilter) -> bool:
-    """Filters the duration histograms do not keep (they keep the consultant)."""
-    return bool(report.channel or report.queue_id is not None or report.category)
+    """Filters the duration histograms do not keep (they keep the consultant
+    and the channel)."""
+    return bool(report.queue_id is not None or report.category)
 
 
 def _durations(conn: Connection, report: ReportFilter, metric: int, value: ColumnElement[Any],
@@ -114,6 +116,7 @@ def _durations(conn: Connection, report: ReportFilter, metric: int, value: Colum
         bucket_rows = conn.execute(
             sa.select(DURATION.c.bucket, sa.func.sum(DURATION.c.n))
             .where(DURATION.c.metric == metric, DURATION.c.assignee == assignee,
+                   DURATION.c.channel == (report.channel or ANY_CHANNEL),
                    DURATION.c.day >= report.first_day, DURATION.c.day <= report.last_day)
             .group_by(DURATION.c.bucket)).all()
         n, values = histogram_percentiles([(int(b), int(c)) for b, c in bucket_rows], PS)
@@ -347,7 +350,8 @@ def _consultant_medians(conn: Connection, report: ReportFilter,
     """Each consultant's median first response: from the histograms, or exactly
     from the tickets when few or narrowed by a filter the histograms lack."""
     if not _narrowed(report):
-        where = [DURATION.c.metric == metric, DURATION.c.day >= report.first_day,
+        where = [DURATION.c.metric == metric, DURATION.c.channel == (
+                     report.channel or ANY_CHANNEL), DURATION.c.day >= report.first_day,
                  DURATION.c.day <= report.last_day,
                  DURATION.c.assignee != ALL if report.assignee_id is None
                  else DURATION.c.assignee == report.assignee_id]

@@ -11,7 +11,8 @@ consultant x category):
 - ``report_hour``: tickets opened per day and hour (the heatmap);
 - ``report_faq``: automatic answers and yes/no per FAQ entry;
 - ``report_duration``: histograms of the four durations (first response and
-  resolution, wall and business seconds), for all tickets and per consultant.
+  resolution, wall and business seconds), for all tickets and per consultant,
+  over every channel and per channel.
 
 Histogram buckets: seconds below 128 are exact; above, a bucket is 1/64 of the
 power of two it lies in, so at most 1/64 (1.6%) of its values wide. A
@@ -53,7 +54,8 @@ OPEN = (TicketStatus.NEW.value, TicketStatus.OPEN.value, TicketStatus.PENDING.va
 DAY, HOUR, FAQ = table("report_day"), table("report_hour"), table("report_faq")
 DURATION, DIRTY, EVENTS = table("report_duration"), table("report_dirty"), table("event")
 DIMS = ("channel", "queue_id", "assignee_id", "category")
-ALL = -1  # report_duration.assignee for the histogram over every ticket
+ALL = -1  # report_duration.assignee for the histogram over every consultant
+ANY_CHANNEL = ""  # report_duration.channel for the histogram over every channel
 FR_WALL, FR_BUSINESS, RES_WALL, RES_BUSINESS = range(4)
 SUB_BUCKETS = 64  # per power of two: buckets at most 1/64 of their value wide
 EXACT_BELOW = 2 * SUB_BUCKETS  # values below this have a bucket of their own
@@ -234,10 +236,12 @@ def _fill(conn: Connection, days: tuple[date, date] | None) -> None:
         conditions = [*where, person, value.is_not(None)]
         for assignee, extra in ((sa.literal(ALL), []),
                                 (T.c.assignee_id, [T.c.assignee_id.is_not(None)])):
-            conn.execute(sa.insert(DURATION).from_select(
-                ["day", "metric", "assignee", "bucket", "n"],
-                sa.select(day, sa.literal(metric), assignee, bucket, sa.func.count())
-                .where(*conditions, *extra).group_by(day, assignee, bucket)))
+            for channel in (sa.literal(ANY_CHANNEL), T.c.channel):
+                conn.execute(sa.insert(DURATION).from_select(
+                    ["day", "metric", "assignee", "channel", "bucket", "n"],
+                    sa.select(day, sa.literal(metric), assignee, channel, bucket,
+                              sa.func.count())
+                    .where(*conditions, *extra).group_by(day, assignee, channel, bucket)))
 
 
 def _clear(conn: Connection, days: tuple[date, date] | None) -> None:
@@ -250,6 +254,7 @@ def _clear(conn: Connection, days: tuple[date, date] | None) -> None:
 
 def rebuild(conn: Connection) -> None:
     """Recompute every summary row from the tickets (in the caller's transaction)."""
+    _serialise(conn)
     conn.execute(sa.delete(DIRTY))
     _clear(conn, None)
     _fill(conn, None)
@@ -274,6 +279,14 @@ def _runs(days: Sequence[date]) -> list[tuple[date, date]]:
     return runs
 
 
+def _serialise(conn: Connection) -> None:
+    """One refresh at a time: two recomputing the same day at once would each
+    delete the rows they see and insert theirs. SQLite's write lock already
+    serialises writers; PostgreSQL takes a transaction-scoped advisory lock."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(7310420)"))
+
+
 def is_dirty(conn: Connection) -> bool:
     return conn.execute(sa.select(DIRTY.c.id).limit(1)).first() is not None
 
@@ -281,6 +294,7 @@ def is_dirty(conn: Connection) -> bool:
 def refresh(conn: Connection, *, batch: int = 20000) -> int:
     """Recompute the days marked dirty (in the caller's write transaction);
     returns how many marks were cleared."""
+    _serialise(conn)
     cleared = 0
     while True:
         marks = conn.execute(sa.select(DIRTY.c.id, DIRTY.c.day, DIRTY.c.ticket_id)
