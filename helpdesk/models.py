@@ -185,6 +185,9 @@ class Ticket(SQLModel, table=True):
         sa.Index("ix_ticket_status_channel_due", "status", "channel", "sla_due_at", "id"),
         sa.Index("ix_ticket_conversation", "conversation_key", "status"),
         sa.Index("ix_ticket_contact_status", "contact_id", "status"),
+        # A resident's other tickets, newest first (the contact card): without it
+        # PostgreSQL walks the primary key backwards through the whole table.
+        sa.Index("ix_ticket_contact_id", "contact_id", "id"),
         sa.Index("ix_ticket_created", "created_at", "channel"),
         # Durations in seconds kept by helpdesk.reports_summary when the first
         # reply or the resolution is recorded, so reports sort integers instead

@@ -246,6 +246,7 @@ def upgrade() -> None:
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.create_index('ix_ticket_assignee_status', ['assignee_id', 'status', 'sla_due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_ticket_awaiting_until'), ['awaiting_until'], unique=False)
+        batch_op.create_index('ix_ticket_contact_id', ['contact_id', 'id'], unique=False)
         batch_op.create_index('ix_ticket_contact_status', ['contact_id', 'status'], unique=False)
         batch_op.create_index('ix_ticket_conversation', ['conversation_key', 'status'], unique=False)
         batch_op.create_index('ix_ticket_created', ['created_at', 'channel'], unique=False)
@@ -384,6 +385,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_ticket_created')
         batch_op.drop_index('ix_ticket_conversation')
         batch_op.drop_index('ix_ticket_contact_status')
+        batch_op.drop_index('ix_ticket_contact_id')
         batch_op.drop_index(batch_op.f('ix_ticket_awaiting_until'))
         batch_op.drop_index('ix_ticket_assignee_status')
 
