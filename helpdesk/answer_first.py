@@ -23,14 +23,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from channels.base import Channel, ReplyButton
+from helpdesk import policy_sql
 from helpdesk.assignment import Assigner
 from helpdesk.config import AutoAnswerConfig
 from helpdesk.intake import Received
-from helpdesk.models import AuthorKind, ContactIdentity, Event, Ticket, TicketStatus
+from helpdesk.models import AuthorKind, Event, Ticket, TicketStatus
 from helpdesk.outbox import NoRecipient, queue_reply, recipient_for
+from helpdesk.policy_sql import add_event
 from helpdesk.routing import Router, RoutingInput, route_ticket
 from helpdesk.signed_links import Answer, BadLink, LinkSigner
 from helpdesk.sla import EventRecord, timeline_from_events
@@ -97,9 +99,7 @@ class AnswerFirstPolicy:
     def _new_ticket(self, session: Session, received: Received) -> None:
         ticket, inquiry, now = received.ticket, received.inquiry, received.now
         suggestions = self.knowledge.suggest(inquiry.text, self.suggestions)
-        identities = tuple((k, v) for k, v in session.exec(
-            select(ContactIdentity.kind, ContactIdentity.value)
-            .where(ContactIdentity.contact_id == received.contact_id)).all())
+        identities = policy_sql.contact_identities(session, received.contact_id)
         decision = self.router.decide(RoutingInput(
             channel=inquiry.channel, text=inquiry.text, subject=inquiry.subject or "",
             faq_categories=tuple((s.category, s.score) for s in suggestions),
@@ -107,9 +107,9 @@ class AnswerFirstPolicy:
             flags=frozenset(k for k, v in inquiry.meta.items() if v is True)))
         route_ticket(session, ticket, decision, now=now)
         if suggestions:
-            session.add(Event(ticket_id=ticket.id, kind="faq.suggested", actor="knowledge",
-                              data={"suggestions": [_suggestion_data(s) for s in suggestions]},
-                              created_at=now))
+            add_event(session, ticket_id=ticket.id, kind="faq.suggested", actor="knowledge",
+                      data={"suggestions": [_suggestion_data(s) for s in suggestions]},
+                      created_at=now)
         best = suggestions[0] if suggestions else None
         held = False
         if best is not None and best.score >= self.knowledge.auto_answer_min:
@@ -117,10 +117,9 @@ class AnswerFirstPolicy:
             if why_not is None:
                 held = self._auto_answer(session, ticket, best, now)
             else:
-                session.add(Event(ticket_id=ticket.id, kind="faq.auto_answer_skipped",
-                                  actor="knowledge",
-                                  data={"entry": best.entry_id, "why": why_not},
-                                  created_at=now))
+                add_event(session, ticket_id=ticket.id, kind="faq.auto_answer_skipped",
+                          actor="knowledge", data={"entry": best.entry_id, "why": why_not},
+                          created_at=now)
         # The whole history is in hand: created now, perhaps held pending since now.
         history = [EventRecord("ticket.created", {}, ticket.created_at)]
         if held:
@@ -146,10 +145,8 @@ class AnswerFirstPolicy:
             return "the ticket already had an automatic answer"
         if inquiry.channel == Channel.EMAIL:
             since = received.now - timedelta(days=1)
-            sent = session.exec(select(func.count()).select_from(Ticket).where(
-                Ticket.contact_id == received.contact_id,
-                col(Ticket.auto_answer_entry).is_not(None),
-                col(Ticket.created_at) >= since)).one()
+            sent = policy_sql.auto_answers_since(session, received.contact_id, since,
+                                                 ticket=ticket)
             if sent >= self.config.email_per_address_per_day:
                 return (f"this address had {sent} automatic answers in a day "
                         f"(limit {self.config.email_per_address_per_day})")
@@ -160,9 +157,9 @@ class AnswerFirstPolicy:
         try:
             recipient = recipient_for(session, ticket)
         except NoRecipient as exc:
-            session.add(Event(ticket_id=ticket.id, kind="faq.auto_answer_skipped",
-                              actor="knowledge", data={"entry": best.entry_id, "why": str(exc)},
-                              created_at=now))
+            add_event(session, ticket_id=ticket.id, kind="faq.auto_answer_skipped",
+                      actor="knowledge", data={"entry": best.entry_id, "why": str(exc)},
+                      created_at=now)
             return False
         number = ticket.number
         yes, no = Answer("faq", "yes", number), Answer("faq", "no", number)
@@ -182,11 +179,11 @@ class AnswerFirstPolicy:
                              why="waiting for the resident to say whether the FAQ answer "
                                  "helped", refresh_sla=False)  # the caller refreshes
         ticket.awaiting_until = now + timedelta(minutes=hold)
-        session.add(Event(ticket_id=ticket.id, kind="faq.auto_answered", actor="bot",
-                          data={**_suggestion_data(best), "message_id": message.id,
-                                "channel": recipient.channel,
-                                "awaiting_until": ticket.awaiting_until.isoformat()},
-                          created_at=now))
+        add_event(session, ticket_id=ticket.id, kind="faq.auto_answered", actor="bot",
+                  data={**_suggestion_data(best), "message_id": message.id,
+                        "channel": recipient.channel,
+                        "awaiting_until": ticket.awaiting_until.isoformat()},
+                  created_at=now)
         return True
 
     # -- the resident's answer ------------------------------------------------
@@ -271,13 +268,11 @@ class AnswerFirstPolicy:
             self.flow.set_status(session, ticket, to, now=now, actor="knowledge", why=why)
         else:
             self.flow.sla.refresh(session, ticket, now)
-        suggested = session.exec(
-            select(Event.data).where(Event.ticket_id == ticket.id,
-                                     Event.kind == "faq.auto_answered")
-            .order_by(col(Event.id).desc()).limit(1)).first()
-        session.add(Event(ticket_id=ticket.id, kind="faq.handover", actor="knowledge",
-                          data={"why": why, "entry": ticket.auto_answer_entry,
-                                "suggestion": suggested or {}}, created_at=now))
+        assert ticket.id is not None
+        suggested = policy_sql.last_event_data(session, ticket.id, "faq.auto_answered")
+        add_event(session, ticket_id=ticket.id, kind="faq.handover", actor="knowledge",
+                  data={"why": why, "entry": ticket.auto_answer_entry,
+                        "suggestion": suggested or {}}, created_at=now)
         if self.assigner is not None:
             self.assigner.poke()
 

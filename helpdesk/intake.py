@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from channels.base import Channel, Identity, Inquiry, ReceiveOutcome, first_line
 from helpdesk import intake_sql as sql
+from helpdesk import policy_sql
 from helpdesk.attachments import AttachmentFiles
 from helpdesk.contacts import attach_identities
 from helpdesk.identities import InvalidIdentity, normalise, normalise_phone
@@ -108,7 +109,10 @@ class DefaultQueuePolicy:
 
 
 def ensure_queue(session: Session, name: str) -> int:
-    queue_id = session.exec(select(Queue.id).where(Queue.name == name)).first()
+    # A prebuilt lookup on the connection: every new ticket asks, and an ORM
+    # query would flush the ticket first. A queue is flushed as soon as it is
+    # made, so the connection always sees it.
+    queue_id = policy_sql.queue_id(session, name)
     if queue_id is None:
         queue = Queue(name=name, title=name)
         session.add(queue)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, or_, select
 
 from channels.base import (
@@ -32,7 +33,9 @@ from channels.base import (
     ReplyButton,
     TemporaryDeliveryError,
 )
+from helpdesk import policy_sql
 from helpdesk.config import OutboxConfig
+from helpdesk.intake_sql import insert_message
 from helpdesk.models import (
     AuthorKind,
     ContactIdentity,
@@ -76,14 +79,11 @@ def recipient_for(session: Session, ticket: Ticket, channel: Channel | None = No
     conversation = None
     if ticket.conversation_key and ticket.conversation_key.startswith(f"{chosen}:"):
         conversation = ticket.conversation_key.split(":", 1)[1]
-    identity = session.exec(
-        select(ContactIdentity)
-        .where(ContactIdentity.contact_id == ticket.contact_id, ContactIdentity.kind == chosen)
-        .order_by(col(ContactIdentity.id).desc())
-    ).first()
-    if identity is None and conversation is None:
+    # Prebuilt, on the connection: asked for every automatic answer.
+    value = policy_sql.recipient_identity(session, ticket.contact_id, chosen)
+    if value is None and conversation is None:
         raise NoRecipient(f"the resident has no {chosen} identity")
-    address = identity.value if identity is not None else conversation or ""
+    address = value if value is not None else conversation or ""
     return Recipient(chosen, address, conversation)
 
 
@@ -102,15 +102,23 @@ def queue_reply(session: Session, ticket: Ticket, text: str, *, now: datetime,
     else:
         external_id = f"out:{token}"
     thread_ids = _email_thread(session, ticket.id) if target.channel is Channel.EMAIL else []
-    message = Message(
-        ticket_id=ticket.id, direction=Direction.OUT, channel=target.channel,
-        external_id=external_id, author_kind=author_kind, author_user_id=author_user_id,
-        subject=ticket.subject, text=text, html=html, created_at=now,
-        meta={"to": target.address, **(meta or {})},
-    )
+    # The message, its outbox item and event are written with prebuilt INSERTs
+    # (an ORM flush of each cost more than the rest of the reply). Whatever the
+    # ORM still holds goes first, so ids keep the order things happened in.
+    if session.new:
+        session.flush()
+    values: dict[str, Any] = {
+        "ticket_id": ticket.id, "direction": Direction.OUT, "channel": target.channel,
+        "external_id": external_id, "author_kind": author_kind,
+        "author_user_id": author_user_id, "identity_id": None, "subject": ticket.subject,
+        "text": text, "html": html, "created_at": now,
+        "meta": {"to": target.address, **(meta or {})},
+    }
+    message_id = insert_message(session.connection(), values)
+    # The caller gets the stored message as a session object, without reading it back.
+    message = Message(id=message_id, **values)
+    make_transient_to_detached(message)
     session.add(message)
-    session.flush()
-    assert message.id is not None
     automatic = author_kind is AuthorKind.BOT
     payload = {
         "recipient": target.address, "conversation_id": target.conversation_id,
@@ -120,25 +128,22 @@ def queue_reply(session: Session, ticket: Ticket, text: str, *, now: datetime,
         "references": list(reversed(thread_ids[:20])), "automatic": automatic,
         "buttons": [{"label": b.label, "data": b.data, "url": b.url} for b in buttons],
     }
-    session.add(OutboxItem(kind="reply", message_id=message.id, channel=target.channel,
-                           idempotency_key=f"reply:{message.id}:{token}", payload=payload,
-                           next_attempt_at=now, created_at=now))
-    session.add(Event(ticket_id=ticket.id, kind="message.queued", actor_user_id=author_user_id,
-                      actor="bot" if automatic else "consultant",
-                      data={"message_id": message.id, "channel": target.channel,
-                            "to": target.address}, created_at=now))
+    policy_sql.insert_outbox_item(session, {
+        "kind": "reply", "message_id": message.id, "channel": target.channel,
+        "idempotency_key": f"reply:{message.id}:{token}", "payload": payload,
+        "next_attempt_at": now, "created_at": now})
+    policy_sql.add_event(session, ticket_id=ticket.id, kind="message.queued",
+                         actor_user_id=author_user_id,
+                         actor="bot" if automatic else "consultant",
+                         data={"message_id": message.id, "channel": target.channel,
+                               "to": target.address}, created_at=now)
     ticket.updated_at = now
     return message
 
 
 def _email_thread(session: Session, ticket_id: int) -> list[str]:
     """The ticket's email Message-IDs, newest first (ours and the resident's)."""
-    return list(session.exec(
-        select(Message.external_id)
-        .where(Message.ticket_id == ticket_id, Message.channel == Channel.EMAIL,
-               Message.direction != Direction.NOTE)
-        .order_by(col(Message.id).desc()).limit(20)
-    ).all())
+    return policy_sql.email_thread(session, ticket_id)
 
 
 def reply_from_payload(item: OutboxItem) -> Reply:

@@ -21,7 +21,8 @@ from sqlmodel import Session
 
 from helpdesk.config import RoutingRuleConfig
 from helpdesk.intake import ensure_queue
-from helpdesk.models import Event, Ticket
+from helpdesk.models import Ticket
+from helpdesk.policy_sql import add_event
 from knowledge_base.normalization import Normalizer, default_normalizer
 
 
@@ -162,5 +163,5 @@ def route_ticket(session: Session, ticket: Ticket, decision: RoutingDecision, *,
         "why": decision.explanation(), "before": before,
     }
     data.update(extra or {})
-    session.add(Event(ticket_id=ticket.id, kind="ticket.routed", actor="router", data=data,
-                      created_at=now))
+    add_event(session, ticket_id=ticket.id, kind="ticket.routed", actor="router", data=data,
+              created_at=now)

@@ -23,9 +23,10 @@ from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
+from helpdesk import policy_sql
 from helpdesk.business_calendar import BusinessCalendar, Interval
 from helpdesk.config import SlaConfig
-from helpdesk.models import Event, Queue, Ticket, TicketStatus
+from helpdesk.models import Ticket, TicketStatus
 from helpdesk.store import Store
 
 FIRST_RESPONSE = "first_response"
@@ -225,16 +226,18 @@ class SlaClock:
             return None
         name = self._queue_names.get(queue_id)
         if name is None:
-            name = session.exec(select(Queue.name).where(Queue.id == queue_id)).first()
+            name = policy_sql.queue_name(session, queue_id)
             if name is None:
                 return None
             self._queue_names[queue_id] = name
         return name
 
     def timeline(self, session: Session, ticket: Ticket) -> Timeline:
-        rows = session.exec(select(Event.kind, Event.data, Event.created_at, Event.actor)
-                            .where(Event.ticket_id == ticket.id).order_by(col(Event.id))).all()
-        events = [EventRecord(kind, data, at, actor) for kind, data, at, actor in rows]
+        assert ticket.id is not None
+        # Prebuilt and on the connection: an ORM query would flush the ticket's
+        # pending column changes first, which the replay does not read.
+        events = [EventRecord(kind, data, at, actor)
+                  for kind, data, at, actor in policy_sql.ticket_events(session, ticket.id)]
         return timeline_from_events(ticket.created_at, events, priority=ticket.priority)
 
     def refresh(self, session: Session, ticket: Ticket, now: datetime, *,
@@ -262,11 +265,11 @@ class SlaClock:
         for name in state.due_warnings:
             if name not in timeline.warned:
                 due = state.first_response_due if name == FIRST_RESPONSE else state.resolution_due
-                session.add(Event(ticket_id=ticket.id, kind="sla.warning", actor="sla",
-                                  data={"target": name, "policy": target.policy,
-                                        "due": due.isoformat(),
-                                        "assignee_id": ticket.assignee_id,
-                                        "notify": "assignee"}, created_at=now))
+                policy_sql.add_event(session, ticket_id=ticket.id, kind="sla.warning",
+                                     actor="sla", data={"target": name, "policy": target.policy,
+                                                        "due": due.isoformat(),
+                                                        "assignee_id": ticket.assignee_id,
+                                                        "notify": "assignee"}, created_at=now)
                 emitted += 1
         breaches = [(FIRST_RESPONSE, state.first_response_breached, state.first_response_due),
                     (RESOLUTION, state.resolution_breached, state.resolution_due)]
@@ -278,10 +281,10 @@ class SlaClock:
 
     def _breach(self, session: Session, ticket: Ticket, name: str, target: SlaTarget,
                 due: datetime, now: datetime) -> None:
-        session.add(Event(ticket_id=ticket.id, kind="sla.breached", actor="sla",
-                          data={"target": name, "policy": target.policy,
-                                "due": due.isoformat(), "assignee_id": ticket.assignee_id,
-                                "queue_id": ticket.queue_id}, created_at=now))
+        policy_sql.add_event(session, ticket_id=ticket.id, kind="sla.breached", actor="sla",
+                             data={"target": name, "policy": target.policy,
+                                   "due": due.isoformat(), "assignee_id": ticket.assignee_id,
+                                   "queue_id": ticket.queue_id}, created_at=now)
         raised = self.config.breach_priority
         if ticket.status not in STOPPED:
             data: dict[str, Any] = {"target": name, "notify": "supervisors",
@@ -290,8 +293,8 @@ class SlaClock:
             if raised < ticket.priority:
                 data.update(from_priority=ticket.priority, to_priority=raised)
                 ticket.priority = raised
-            session.add(Event(ticket_id=ticket.id, kind="sla.escalated", actor="sla",
-                              data=data, created_at=now))
+            policy_sql.add_event(session, ticket_id=ticket.id, kind="sla.escalated",
+                                 actor="sla", data=data, created_at=now)
         if self.on_breach is not None:
             self.on_breach(session, ticket, name, now)
 

@@ -15,8 +15,9 @@ from sqlmodel import Session
 
 from channels.base import Channel, ReplyButton
 from helpdesk.config import SatisfactionConfig
-from helpdesk.models import AuthorKind, Event, Ticket, TicketStatus
+from helpdesk.models import AuthorKind, Ticket, TicketStatus
 from helpdesk.outbox import NoRecipient, queue_reply, recipient_for
+from helpdesk.policy_sql import add_event
 from helpdesk.reports_summary import record_durations
 from helpdesk.signed_links import Answer, LinkSigner
 from helpdesk.sla import SlaClock
@@ -62,8 +63,8 @@ class TicketFlow:
         data: dict[str, Any] = {"from": previous, "to": str(to)}
         if why:
             data["why"] = why
-        session.add(Event(ticket_id=ticket.id, kind="ticket.status", actor=actor,
-                          actor_user_id=actor_user_id, data=data, created_at=now))
+        add_event(session, ticket_id=ticket.id, kind="ticket.status", actor=actor,
+                  actor_user_id=actor_user_id, data=data, created_at=now)
         if refresh_sla:
             self.sla.refresh(session, ticket, now)
         if to in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
@@ -104,8 +105,8 @@ class TicketFlow:
         try:
             recipient = recipient_for(session, ticket)
         except NoRecipient as exc:
-            session.add(Event(ticket_id=ticket.id, kind="satisfaction.skipped",
-                              actor="system", data={"why": str(exc)}, created_at=now))
+            add_event(session, ticket_id=ticket.id, kind="satisfaction.skipped",
+                      actor="system", data={"why": str(exc)}, created_at=now)
             return False
         number = ticket.number
         answers = [Answer("csat", str(n), number) for n in range(1, 6)]
@@ -117,8 +118,8 @@ class TicketFlow:
         message = queue_reply(session, ticket, config.question, now=now,
                               author_kind=AuthorKind.BOT, recipient=recipient, buttons=buttons,
                               mail_domain=self.mail_domain, meta={"survey": "satisfaction"})
-        session.add(Event(ticket_id=ticket.id, kind="satisfaction.asked", actor="system",
-                          data={"message_id": message.id}, created_at=now))
+        add_event(session, ticket_id=ticket.id, kind="satisfaction.asked", actor="system",
+                  data={"message_id": message.id}, created_at=now)
         return True
 
     def record_rating(self, session: Session, ticket: Ticket, rating: int, *, now: datetime,
@@ -128,6 +129,5 @@ class TicketFlow:
         previous = ticket.satisfaction
         ticket.satisfaction = rating
         ticket.updated_at = now
-        session.add(Event(ticket_id=ticket.id, kind="satisfaction.rated", actor="resident",
-                          data={"rating": rating, "previous": previous, "via": via},
-                          created_at=now))
+        add_event(session, ticket_id=ticket.id, kind="satisfaction.rated", actor="resident",
+                  data={"rating": rating, "previous": previous, "via": via}, created_at=now)
