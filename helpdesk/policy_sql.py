@@ -86,12 +86,13 @@ def add_event(session: Session, *, ticket_id: int | None, kind: str, actor: str,
     earlier, and the SLA replay reads events in id order. In that case it joins
     the session and the flush writes everything in the order it was added.
     """
-    values = {"ticket_id": ticket_id, "kind": kind, "actor": actor,
-              "actor_user_id": actor_user_id, "data": dict(data), "created_at": created_at}
     if session.new:
-        session.add(Event(**values))
+        session.add(Event(ticket_id=ticket_id, kind=kind, actor=actor,
+                          actor_user_id=actor_user_id, data=dict(data), created_at=created_at))
     else:
-        session.connection().execute(INSERT_EVENT, values)
+        session.connection().execute(INSERT_EVENT, {
+            "ticket_id": ticket_id, "kind": kind, "actor": actor,
+            "actor_user_id": actor_user_id, "data": dict(data), "created_at": created_at})
 
 
 def queue_id(session: Session, name: str) -> int | None:
