@@ -157,6 +157,8 @@ def timed(fn: Callable[[], Any], runs: int = 3) -> float:
 def run_reports(store: Store) -> list[tuple[str, float]]:
     window = parse_filter({"period": "30d"}, NOW)
     narrowed = parse_filter({"period": "30d", "channel": "telegram", "consultant": "3"}, NOW)
+    by_queue = parse_filter({"period": "30d", "queue": "2"}, NOW)
+    by_category = parse_filter({"period": "30d", "category": "kategori-4"}, NOW)
     out = []
     with store.engine.connect() as conn:
         cases: list[tuple[str, Callable[[Connection, ReportFilter], Any], ReportFilter]] = [
@@ -170,6 +172,9 @@ def run_reports(store: Store) -> list[tuple[str, float]]:
              lambda c, f: ticket_page(c, f, "breached"), window),
             ("summary, channel + consultant filter", reports.summary, narrowed),
             ("consultant table, channel filter", reports.consultants, narrowed),
+            ("summary, queue filter", reports.summary, by_queue),
+            ("consultant table, queue filter", reports.consultants, by_queue),
+            ("summary, category filter (exact percentiles)", reports.summary, by_category),
         ]
         for name, fn, report in cases:
             out.append((name, timed(lambda fn=fn, report=report: fn(conn, report))))

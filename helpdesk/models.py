@@ -458,17 +458,18 @@ class ReportDuration(SQLModel, table=True):
     """Duration histograms: how many tickets of the day took ``bucket`` seconds
     (the bucket's lower bound, see reports_rollup.bucket_width) per metric, for
     all tickets (assignee -1) and per consultant, over every channel and per
-    channel."""
+    channel, and for all tickets per queue."""
 
     __tablename__ = "report_duration"
-    __table_args__ = (sa.Index("ix_report_duration", "metric", "assignee", "channel", "day",
-                               "bucket", "n"),)
+    __table_args__ = (sa.Index("ix_report_duration", "metric", "assignee", "channel", "queue",
+                               "day", "bucket", "n"),)
 
     id: int | None = Field(default=None, primary_key=True)
     day: date
     metric: int
     assignee: int
     channel: str = Field(default="", max_length=20)  # "" for every channel
+    queue: int = -1  # -1 for every queue; a queue's own only with assignee -1 and channel ""
     bucket: int
     n: int
 

@@ -46,6 +46,7 @@ from helpdesk.reports_filters import ReportFilter, T, table
 from helpdesk.reports_rollup import (
     ALL,
     ANY_CHANNEL,
+    ANY_QUEUE,
     DAY,
     DURATION,
     EXACT_LIMIT,
@@ -100,10 +101,18 @@ def _sums(conn: Connection, where: Sequence[ColumnElement[bool]],
     return [int(v) for v in row]
 
 
-def _narrowed(report: ReportFilter) -> bool:
-    """Filters the duration histograms do not keep (they keep the consultant
-    and the channel)."""
-    return bool(report.queue_id is not None or report.category)
+def _slot(report: ReportFilter) -> tuple[int, str, int] | None:
+    """The duration histogram (assignee, channel, queue) for the filters, or
+    None when the histograms do not keep them: consultant and channel in any
+    combination, or the queue alone; never the category."""
+    if report.category:
+        return None
+    if report.queue_id is not None:
+        if report.channel or report.assignee_id is not None:
+            return None
+        return ALL, ANY_CHANNEL, report.queue_id
+    return (ALL if report.assignee_id is None else report.assignee_id,
+            report.channel or ANY_CHANNEL, ANY_QUEUE)
 
 
 def _durations(conn: Connection, report: ReportFilter, metric: int, value: ColumnElement[Any],
@@ -111,12 +120,13 @@ def _durations(conn: Connection, report: ReportFilter, metric: int, value: Colum
     """p50 and p90 of one duration: from the histograms, or exactly from the
     tickets when few (at most EXACT_LIMIT) or narrowed by a filter the
     histograms do not keep."""
-    if not _narrowed(report):
-        assignee = ALL if report.assignee_id is None else report.assignee_id
+    slot = _slot(report)
+    if slot is not None:
+        assignee, channel, queue = slot
         bucket_rows = conn.execute(
             sa.select(DURATION.c.bucket, sa.func.sum(DURATION.c.n))
             .where(DURATION.c.metric == metric, DURATION.c.assignee == assignee,
-                   DURATION.c.channel == (report.channel or ANY_CHANNEL),
+                   DURATION.c.channel == channel, DURATION.c.queue == queue,
                    DURATION.c.day >= report.first_day, DURATION.c.day <= report.last_day)
             .group_by(DURATION.c.bucket)).all()
         n, values = histogram_percentiles([(int(b), int(c)) for b, c in bucket_rows], PS)
@@ -349,9 +359,10 @@ def _consultant_medians(conn: Connection, report: ReportFilter,
                         metric: int) -> dict[int, float | None]:
     """Each consultant's median first response: from the histograms, or exactly
     from the tickets when few or narrowed by a filter the histograms lack."""
-    if not _narrowed(report):
+    if not (report.category or report.queue_id is not None):
         where = [DURATION.c.metric == metric, DURATION.c.channel == (
-                     report.channel or ANY_CHANNEL), DURATION.c.day >= report.first_day,
+                     report.channel or ANY_CHANNEL), DURATION.c.queue == ANY_QUEUE,
+                 DURATION.c.day >= report.first_day,
                  DURATION.c.day <= report.last_day,
                  DURATION.c.assignee != ALL if report.assignee_id is None
                  else DURATION.c.assignee == report.assignee_id]

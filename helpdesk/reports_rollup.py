@@ -12,7 +12,7 @@ consultant x category):
 - ``report_faq``: automatic answers and yes/no per FAQ entry;
 - ``report_duration``: histograms of the four durations (first response and
   resolution, wall and business seconds), for all tickets and per consultant,
-  over every channel and per channel.
+  over every channel and per channel, and for all tickets per queue.
 
 Histogram buckets: seconds below 128 are exact; above, a bucket is 1/64 of the
 power of two it lies in, so at most 1/64 (1.6%) of its values wide. A
@@ -56,6 +56,7 @@ DURATION, DIRTY, EVENTS = table("report_duration"), table("report_dirty"), table
 DIMS = ("channel", "queue_id", "assignee_id", "category")
 ALL = -1  # report_duration.assignee for the histogram over every consultant
 ANY_CHANNEL = ""  # report_duration.channel for the histogram over every channel
+ANY_QUEUE = -1  # report_duration.queue for the histogram over every queue
 FR_WALL, FR_BUSINESS, RES_WALL, RES_BUSINESS = range(4)
 SUB_BUCKETS = 64  # per power of two: buckets at most 1/64 of their value wide
 EXACT_BELOW = 2 * SUB_BUCKETS  # values below this have a bucket of their own
@@ -234,14 +235,23 @@ def _fill(conn: Connection, days: tuple[date, date] | None) -> None:
     for metric, value, where, day in metrics:
         bucket = bucket_sql(value).label("bucket")
         conditions = [*where, person, value.is_not(None)]
-        for assignee, extra in ((sa.literal(ALL), []),
-                                (T.c.assignee_id, [T.c.assignee_id.is_not(None)])):
-            for channel in (sa.literal(ANY_CHANNEL), T.c.channel):
-                conn.execute(sa.insert(DURATION).from_select(
-                    ["day", "metric", "assignee", "channel", "bucket", "n"],
-                    sa.select(day, sa.literal(metric), assignee, channel, bucket,
-                              sa.func.count())
-                    .where(*conditions, *extra).group_by(day, assignee, channel, bucket)))
+        every: ColumnElement[Any] = sa.literal(ALL)
+        anywhere: ColumnElement[Any] = sa.literal(ANY_CHANNEL)
+        any_queue: ColumnElement[Any] = sa.literal(ANY_QUEUE)
+        assigned: list[ColumnElement[bool]] = [T.c.assignee_id.is_not(None)]
+        queued: list[ColumnElement[bool]] = [T.c.queue_id.is_not(None)]
+        slots: list[tuple[ColumnElement[Any], ColumnElement[Any], ColumnElement[Any],
+                          list[ColumnElement[bool]]]] = [
+            (every, anywhere, any_queue, []), (every, T.c.channel, any_queue, []),
+            (T.c.assignee_id, anywhere, any_queue, assigned),
+            (T.c.assignee_id, T.c.channel, any_queue, assigned),
+            (every, anywhere, T.c.queue_id, queued)]
+        for assignee, channel, queue, extra in slots:
+            conn.execute(sa.insert(DURATION).from_select(
+                ["day", "metric", "assignee", "channel", "queue", "bucket", "n"],
+                sa.select(day, sa.literal(metric), assignee, channel, queue, bucket,
+                          sa.func.count())
+                .where(*conditions, *extra).group_by(day, assignee, channel, queue, bucket)))
 
 
 def _clear(conn: Connection, days: tuple[date, date] | None) -> None:
