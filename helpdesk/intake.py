@@ -262,13 +262,14 @@ class Intake:
                               data={"from": previous, "why": why}, created_at=now))
             return found, False, True
         subject = _subject(inquiry)
-        ticket_id = sql.insert_ticket(conn, {
+        values: dict[str, Any] = {
             "subject": subject, "channel": inquiry.channel, "contact_id": contact_id,
             "status": TicketStatus.NEW, "conversation_key": _conversation_key(inquiry),
             "linked_ticket_id": found.id if found is not None else None,
             "created_at": inquiry.received_at if inquiry.received_at < now else now,
             "updated_at": now, "last_message_at": inquiry.received_at,
-        })
+        }
+        ticket_id = sql.insert_ticket(conn, values)
         events: list[dict[str, Any]] = []
         data: dict[str, object] = {"channel": inquiry.channel, "subject": subject}
         if found is not None:
@@ -282,7 +283,7 @@ class Intake:
                        "data": data, "created_at": now})
         sql.insert_events(conn, events)
         mark_tickets(conn, [ticket_id])  # the supervisor reports' summary rows
-        return session.get_one(Ticket, ticket_id), True, False
+        return sql.stored_ticket(session, ticket_id, values), True, False
 
     def _find_thread(self, session: Session, conn: Connection, inquiry: Inquiry,
                      contact_id: int) -> tuple[Ticket | None, str]:

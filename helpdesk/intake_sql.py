@@ -10,11 +10,13 @@ values as parameters.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import make_transient_to_detached
+from sqlmodel import Session
 
 from helpdesk.models import (
     OPEN_STATUSES,
@@ -124,6 +126,21 @@ def insert_message(conn: Connection, values: dict[str, Any]) -> int:
 
 def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     conn.execute(INSERT_EVENT, [{"actor_user_id": None, **row} for row in rows])
+
+
+def as_read(values: dict[str, Any]) -> dict[str, Any]:
+    """Inserted values as the store would give them back (times in UTC), so an
+    object built from them equals the one a SELECT would load."""
+    return {k: v.astimezone(UTC) if isinstance(v, datetime) else v for k, v in values.items()}
+
+
+def stored_ticket(session: Session, ticket_id: int, values: dict[str, Any]) -> Ticket:
+    """The ticket just inserted with ``values``, as a session object, without
+    reading it back (a SELECT per new ticket, the ORM's costliest step here)."""
+    ticket = Ticket(id=ticket_id, **as_read({**TICKET_DEFAULTS, **values}))
+    make_transient_to_detached(ticket)
+    session.add(ticket)
+    return ticket
 
 
 def _defaults(table: sa.Table) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from channels.base import (
 )
 from helpdesk import policy_sql
 from helpdesk.config import OutboxConfig
-from helpdesk.intake_sql import insert_message
+from helpdesk.intake_sql import as_read, insert_message
 from helpdesk.models import (
     AuthorKind,
     ContactIdentity,
@@ -116,7 +116,7 @@ def queue_reply(session: Session, ticket: Ticket, text: str, *, now: datetime,
     }
     message_id = insert_message(session.connection(), values)
     # The caller gets the stored message as a session object, without reading it back.
-    message = Message(id=message_id, **values)
+    message = Message(id=message_id, **as_read(values))
     make_transient_to_detached(message)
     session.add(message)
     automatic = author_kind is AuthorKind.BOT
