@@ -462,7 +462,8 @@ class ReportDuration(SQLModel, table=True):
 
     __tablename__ = "report_duration"
     __table_args__ = (sa.Index("ix_report_duration", "metric", "assignee", "channel", "queue",
-                               "day", "bucket", "n"),)
+                               "day", "bucket", "n"),
+                      sa.Index("ix_report_duration_day", "day"))
 
     id: int | None = Field(default=None, primary_key=True)
     day: date

@@ -141,6 +141,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('report_duration', schema=None) as batch_op:
         batch_op.create_index('ix_report_duration', ['metric', 'assignee', 'channel', 'queue', 'day', 'bucket', 'n'], unique=False)
+        batch_op.create_index('ix_report_duration_day', ['day'], unique=False)
 
     op.create_table('report_faq',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -405,6 +406,7 @@ def downgrade() -> None:
 
     op.drop_table('report_faq')
     with op.batch_alter_table('report_duration', schema=None) as batch_op:
+        batch_op.drop_index('ix_report_duration_day')
         batch_op.drop_index('ix_report_duration')
 
     op.drop_table('report_duration')
