@@ -203,6 +203,7 @@ class Ticket(SQLModel, table=True):
         sa.Index("ix_ticket_report_queue", "queue_id", "created_at"),
         sa.Index("ix_ticket_report_assignee", "assignee_id", "created_at"),
         sa.Index("ix_ticket_report_category", "category", "created_at"),
+        sa.Index("ix_ticket_report_category_resolved", "category", "resolved_at"),
         sa.Index("ix_ticket_report_faq", "auto_answer_entry", "created_at"),
     )
     __mapper_args__ = {"exclude_properties": [

@@ -32,7 +32,7 @@ and only the figures come back. The definitions (docs/reports.md says the same):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -56,6 +56,7 @@ from helpdesk.reports_rollup import (
     HOUR,
     RES_BUSINESS,
     RES_WALL,
+    bucket_sql,
     first_response_wall,
     histogram_percentiles,
     resolution_wall,
@@ -117,9 +118,10 @@ def _slot(report: ReportFilter) -> tuple[int, str, int] | None:
 
 def _durations(conn: Connection, report: ReportFilter, metric: int, value: ColumnElement[Any],
                where: Sequence[ColumnElement[bool]]) -> list[float | None] | None:
-    """p50 and p90 of one duration: from the histograms, or exactly from the
-    tickets when few (at most EXACT_LIMIT) or narrowed by a filter the
-    histograms do not keep."""
+    """p50 and p90 of one duration: exactly from the tickets when few (at most
+    EXACT_LIMIT), else from the kept histograms, or from histograms grouped
+    from the tickets under a filter the kept ones lack (the same buckets, so
+    the same error bound, without a sort of every value)."""
     slot = _slot(report)
     if slot is not None:
         assignee, channel, queue = slot
@@ -129,13 +131,31 @@ def _durations(conn: Connection, report: ReportFilter, metric: int, value: Colum
                    DURATION.c.channel == channel, DURATION.c.queue == queue,
                    DURATION.c.day >= report.first_day, DURATION.c.day <= report.last_day)
             .group_by(DURATION.c.bucket)).all()
-        n, values = histogram_percentiles([(int(b), int(c)) for b, c in bucket_rows], PS)
-        if n == 0:
-            return None
-        if n > EXACT_LIMIT:
-            return values
+        found = [(int(b), int(c)) for b, c in bucket_rows]
+    else:
+        found = _ticket_histograms(conn, value, where).get(None, [])
+    n, values = histogram_percentiles(found, PS)
+    if n == 0:
+        return None
+    if n > EXACT_LIMIT:
+        return values
     exact = percentiles(conn, dialect_of(conn, report), value, where, PS).get(None)
     return exact[1] if exact else None
+
+
+def _ticket_histograms(conn: Connection, value: ColumnElement[Any],
+                       where: Sequence[ColumnElement[bool]],
+                       group: ColumnElement[Any] | None = None
+                       ) -> dict[Hashable, list[tuple[int, int]]]:
+    """Duration histograms counted from the tickets (same buckets as the kept
+    ones): one GROUP BY, no ranking of every value."""
+    key = group if group is not None else sa.literal(None)
+    bucket = bucket_sql(value)
+    out: dict[Hashable, list[tuple[int, int]]] = {}
+    for k, b, n in conn.execute(sa.select(key, bucket, sa.func.count())
+                                .where(value.is_not(None), *where).group_by(key, bucket)):
+        out.setdefault(k, []).append((int(b), int(n)))
+    return out
 
 
 @dataclass
@@ -357,8 +377,10 @@ def consultants(conn: Connection, report: ReportFilter) -> list[ConsultantRow]:
 
 def _consultant_medians(conn: Connection, report: ReportFilter,
                         metric: int) -> dict[int, float | None]:
-    """Each consultant's median first response: from the histograms, or exactly
-    from the tickets when few or narrowed by a filter the histograms lack."""
+    """Each consultant's median first response: exactly from the tickets when
+    few (at most EXACT_LIMIT in all), else from the kept histograms or, under a
+    filter they lack, from histograms grouped from the tickets."""
+    buckets: dict[int, list[tuple[int, int]]] = {}
     if not (report.category or report.queue_id is not None):
         where = [DURATION.c.metric == metric, DURATION.c.channel == (
                      report.channel or ANY_CHANNEL), DURATION.c.queue == ANY_QUEUE,
@@ -366,19 +388,21 @@ def _consultant_medians(conn: Connection, report: ReportFilter,
                  DURATION.c.day <= report.last_day,
                  DURATION.c.assignee != ALL if report.assignee_id is None
                  else DURATION.c.assignee == report.assignee_id]
-        buckets: dict[int, list[tuple[int, int]]] = {}
         for uid, bucket, n in conn.execute(
                 sa.select(DURATION.c.assignee, DURATION.c.bucket, sa.func.sum(DURATION.c.n))
                 .where(*where).group_by(DURATION.c.assignee, DURATION.c.bucket)):
             buckets.setdefault(int(uid), []).append((int(bucket), int(n)))
-        if sum(n for found in buckets.values() for _, n in found) > EXACT_LIMIT:
-            return {uid: histogram_percentiles(found, (0.5,))[1][0]
-                    for uid, found in buckets.items()}
     d = dialect_of(conn, report)
     value = (first_response_wall(d) if metric == FR_WALL
              else T.c.first_response_business_seconds)
     where_t = [*report.created(), T.c.assignee_id.is_not(None),
                T.c.answered_by_faq.is_(False)]
+    if report.category or report.queue_id is not None:
+        buckets = {int(str(k)): found for k, found in
+                   _ticket_histograms(conn, value, where_t, T.c.assignee_id).items()}
+    if sum(n for found in buckets.values() for _, n in found) > EXACT_LIMIT:
+        return {uid: histogram_percentiles(found, (0.5,))[1][0]
+                for uid, found in buckets.items()}
     return {int(str(uid)): found[1][0] for uid, found in
             percentiles(conn, d, value, where_t, (0.5,), group=T.c.assignee_id).items()}
 

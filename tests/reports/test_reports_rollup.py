@@ -93,13 +93,18 @@ def test_histograms_give_the_hand_computed_figures_within_the_bound(
         telegram = reports.summary(conn, history.report(channel="telegram"))
         (ani_email,) = reports.consultants(conn, history.report(channel="email"))
         queue = reports.summary(conn, history.report(queue_id=history.queue_id))
+        # A queue with a channel: histograms grouped from the tickets.
+        both = reports.summary(conn, history.report(queue_id=history.queue_id,
+                                                     channel="telegram"))
+        (ani_q, _) = reports.consultants(conn, history.report(queue_id=history.queue_id))
     for got, exact in ((s.first_response_p50, 3600), (s.first_response_p90, 9360),
                        (s.resolution_p50, 14 * 3600), (s.resolution_business_p90, 23040),
                        (ani.first_response_p50, (1800 + 10800) / 2),
                        (telegram.first_response_p50, 10800),
                        (telegram.resolution_business_p50, 420 * 60),
                        (ani_email.first_response_p50, 1800),
-                       (queue.first_response_p90, 9360), (queue.resolution_p50, 14 * 3600)):
+                       (queue.first_response_p90, 9360), (queue.resolution_p50, 14 * 3600),
+                       (both.first_response_p90, 10800), (ani_q.first_response_p50, 6300)):
         assert got == pytest.approx(exact, rel=BOUND)
 
 
