@@ -174,7 +174,7 @@ def run_reports(store: Store) -> list[tuple[str, float]]:
             ("consultant table, channel filter", reports.consultants, narrowed),
             ("summary, queue filter", reports.summary, by_queue),
             ("consultant table, queue filter", reports.consultants, by_queue),
-            ("summary, category filter (exact percentiles)", reports.summary, by_category),
+            ("summary, category filter", reports.summary, by_category),
         ]
         for name, fn, report in cases:
             out.append((name, timed(lambda fn=fn, report=report: fn(conn, report))))
