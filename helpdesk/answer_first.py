@@ -89,7 +89,9 @@ class AnswerFirstPolicy:
             return
         ticket, now = received.ticket, received.now
         if received.created:
-            self._new_ticket(session, received)
+            # Everything read here is flushed or held in hand (see policy_sql).
+            with policy_sql.batched_events(session):
+                self._new_ticket(session, received)
         elif ticket.awaiting_until is not None and ticket.auto_answer_entry:
             self.release(session, ticket, now=now, why="the resident wrote again")
         else:
