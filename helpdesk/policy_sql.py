@@ -130,12 +130,14 @@ def add_event(session: Session, *, ticket_id: int | None, kind: str, actor: str,
 
 
 def queue_id(session: Session, name: str) -> int | None:
-    """The id of the queue called ``name`` (queues are flushed when created)."""
+    """The id of the queue called ``name``."""
+    settle(session, Queue)  # a queue another caller added but did not flush yet
     found: int | None = session.connection().execute(QUEUE_ID, {"name": name}).scalar()
     return found
 
 
 def queue_name(session: Session, queue_id: int) -> str | None:
+    settle(session, Queue)
     found: str | None = session.connection().execute(QUEUE_NAME, {"id": queue_id}).scalar()
     return found
 
