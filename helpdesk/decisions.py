@@ -15,6 +15,7 @@ from helpdesk.answer_first import AnswerFirstPolicy, Suggester
 from helpdesk.assignment import Assigner
 from helpdesk.business_calendar import BusinessCalendar
 from helpdesk.config import Config
+from helpdesk.reports_rollup import refresh_store
 from helpdesk.routing import Router
 from helpdesk.signed_links import LinkSigner
 from helpdesk.sla import SlaClock
@@ -23,6 +24,8 @@ from helpdesk.ticket_flow import TicketFlow
 from helpdesk.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
+
+REPORT_REFRESH_SECONDS = 60.0
 
 
 @dataclass
@@ -45,6 +48,10 @@ class Decisions:
                    lambda: self.policy.release_expired(self.store, clock())),
             _every(self.config.sla.sweep_interval_seconds, "SLA sweep",
                    lambda: self.sla.sweep(self.store, clock())),
+            # Keeps the supervisors' summary rows current, so opening the
+            # dashboard rarely has a changed day to recompute first.
+            _every(REPORT_REFRESH_SECONDS, "report summary refresh",
+                   lambda: refresh_store(self.store)),
         ]
         if self.config.assignment.enabled:
             loops.append(self.assigner.run(clock))
