@@ -101,7 +101,9 @@ def queue_reply(session: Session, ticket: Ticket, text: str, *, now: datetime,
         external_id = f"{token}@{mail_domain}"
     else:
         external_id = f"out:{token}"
-    thread_ids = _email_thread(session, ticket.id) if target.channel is Channel.EMAIL else []
+    thread_ids: list[str] = []
+    if target.channel is Channel.EMAIL:
+        thread_ids = policy_sql.email_thread(session, ticket.id)
     # The message, its outbox item and event are written with prebuilt INSERTs
     # (an ORM flush of each cost more than the rest of the reply). Whatever the
     # ORM still holds goes first, so ids keep the order things happened in.
@@ -139,11 +141,6 @@ def queue_reply(session: Session, ticket: Ticket, text: str, *, now: datetime,
                                "to": target.address}, created_at=now)
     ticket.updated_at = now
     return message
-
-
-def _email_thread(session: Session, ticket_id: int) -> list[str]:
-    """The ticket's email Message-IDs, newest first (ours and the resident's)."""
-    return policy_sql.email_thread(session, ticket_id)
 
 
 def reply_from_payload(item: OutboxItem) -> Reply:

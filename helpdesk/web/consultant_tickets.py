@@ -216,8 +216,8 @@ def _disposition(kind: str, filename: str) -> str:
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-@require_role(*STAFF)
-async def download(request: Request) -> Response:
+async def _stored_file(request: Request) -> tuple[Attachment, bytes] | Response:
+    """The attachment the path names and its bytes, or the not-found page."""
     services = services_of(request)
     attachment = await services.store.run(_attachment, services,
                                           int(request.path_params["attachment_id"]))
@@ -227,6 +227,15 @@ async def download(request: Request) -> Response:
         data = await services.store.run(services.files.read, attachment.sha256)
     except (FileNotFoundError, ValueError):
         return not_found(request)
+    return attachment, data
+
+
+@require_role(*STAFF)
+async def download(request: Request) -> Response:
+    found = await _stored_file(request)
+    if isinstance(found, Response):
+        return found
+    attachment, data = found
     # Never rendered by the browser: a download, typed as opaque bytes.
     return Response(data, media_type="application/octet-stream", headers={
         "content-disposition": _disposition("attachment", attachment.filename),
@@ -236,15 +245,10 @@ async def download(request: Request) -> Response:
 
 @require_role(*STAFF)
 async def inline_image(request: Request) -> Response:
-    services = services_of(request)
-    attachment = await services.store.run(_attachment, services,
-                                          int(request.path_params["attachment_id"]))
-    if attachment is None:
-        return not_found(request)
-    try:
-        data = await services.store.run(services.files.read, attachment.sha256)
-    except (FileNotFoundError, ValueError):
-        return not_found(request)
+    found = await _stored_file(request)
+    if isinstance(found, Response):
+        return found
+    attachment, data = found
     if not image_ok(attachment.content_type, data[:16]):
         return render(request, "error.html", {"status": 415, "message":
                       "This file is not a picture that can be shown; download it instead."},
