@@ -174,13 +174,16 @@ class Dispatcher:
 
     async def run(self) -> None:
         while True:
+            # Cleared before the claim, not after it: a reply queued while the
+            # claim runs (too late for it) sets the event again and is claimed
+            # next round instead of waiting out the poll interval.
+            self.wakeup.clear()
             try:
                 sent = await self.dispatch_due()
             except Exception:
                 log.exception("outbox dispatch failed; retrying")
                 sent = 0
             if sent == 0:
-                self.wakeup.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(),
                                            self.config.poll_interval_seconds)
