@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -49,6 +49,7 @@ from helpdesk.web.chat_history import (
 )
 from helpdesk.web.chat_hub import Watcher
 from helpdesk.web.chat_limits import RateLimiter
+from helpdesk.web.chat_reader import ChatReader
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,16 @@ def guards_of(websocket: WebSocket, config: WebchatConfig) -> WebchatGuards:
     return guards
 
 
+def reader_of(websocket: WebSocket, services: Services) -> ChatReader:
+    """The reader every window of this app shares (one per event loop)."""
+    state = websocket.app.state
+    reader: ChatReader | None = getattr(state, "webchat_reader", None)
+    if reader is None or reader.loop is not asyncio.get_running_loop():
+        reader = ChatReader(services.store)
+        state.webchat_reader = reader
+    return reader
+
+
 def origin_allowed(origin: str | None, allowed: Iterable[str], own: Iterable[str]) -> bool:
     """Pages allowed to open a chat: the configured ones and the help desk itself.
 
@@ -141,7 +152,8 @@ async def chat_socket(websocket: WebSocket) -> None:
         await websocket.close(code=CLOSE_POLICY)
         return
     await websocket.accept()
-    session = ChatSession(websocket, services, guards_of(websocket, config))
+    session = ChatSession(websocket, services, guards_of(websocket, config),
+                          reader_of(websocket, services))
     try:
         await session.run()
     except WebSocketDisconnect:
@@ -153,9 +165,11 @@ async def chat_socket(websocket: WebSocket) -> None:
 
 
 class ChatSession:
-    def __init__(self, websocket: WebSocket, services: Services, guards: WebchatGuards) -> None:
+    def __init__(self, websocket: WebSocket, services: Services, guards: WebchatGuards,
+                 reader: ChatReader) -> None:
         self.websocket = websocket
         self.services = services
+        self.reader = reader
         self.config = services.config.channels.webchat
         self.limits = limits_of(self.config)
         self.guards = guards
@@ -173,8 +187,12 @@ class ChatSession:
         token = hello.token or new_token()
         self.conversation = conversation_id(token)
         self.last_sent = hello.after
-        store = self.services.store
-        ticket = await store.run(current_ticket, store, self.conversation)
+        # A token made just now names a conversation with nothing in it yet:
+        # no ticket to show and no history to read (reads that add up when
+        # many windows open at once).
+        fresh = hello.token is None
+        ticket = None if fresh else await self.reader.read(
+            partial(current_ticket, conversation=self.conversation))
         ready: dict[str, Any] = {
             "type": "ready", "ticket": ticket,
             "limits": {"max_message_chars": self.limits.max_message_chars,
@@ -183,10 +201,10 @@ class ChatSession:
         if hello.token is None:
             ready["token"] = token  # only ever sent to the browser that keeps it
         await self.send(ready)
-        poll = functools.partial(store.run, changed_since, store)
-        with self.services.chat_hub.watch(self.conversation, poll) as watcher:
+        with self.services.chat_hub.watch(self.conversation, self._changed_since) as watcher:
             self.watcher = watcher
-            await self.flush()
+            if not fresh:
+                await self.flush()
             pusher = asyncio.create_task(self._push(watcher.wait), name="webchat-push")
             try:
                 await self._receive()
@@ -194,6 +212,9 @@ class ChatSession:
                 pusher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await pusher
+
+    async def _changed_since(self, mark: int | None) -> tuple[int, Mapping[str, int]]:
+        return await self.reader.read(partial(changed_since, mark=mark))
 
     async def _hello(self) -> Hello | None:
         try:
@@ -247,9 +268,9 @@ class ChatSession:
             await self.error("rate_limited", "too many messages", client_id=frame.client_id,
                              retry_after=wait)
             return
-        store = self.services.store
         if isinstance(frame, ButtonFrame):
-            offered = await store.run(offered_buttons, store, self.conversation)
+            offered = await self.reader.read(
+                partial(offered_buttons, conversation=self.conversation))
             if frame.data not in offered:
                 await self.error("unknown_button", "that button was not offered here",
                                  client_id=frame.client_id)
@@ -269,9 +290,11 @@ class ChatSession:
         await self.send({"type": "ack", "id": frame.client_id, "seq": outcome.message_id,
                          "ticket": outcome.ticket_number, "duplicate": outcome.duplicate})
         await self.flush()
-        # Other windows on the same conversation (a second tab), and an
-        # automatic answer the ticket policy may have queued.
-        self.services.chat_hub.announce(self.conversation)
+        # Other windows on the same conversation (a second tab); this one has
+        # just shown the message and is not woken to read the store again. An
+        # automatic answer the ticket policy may have queued comes through the
+        # outbox, which announces it.
+        self.services.chat_hub.announce(self.conversation, outcome.message_id)
         self.services.dispatcher.wakeup.set()
 
     async def _push(self, wait: Callable[[], Awaitable[None]]) -> None:
@@ -286,11 +309,11 @@ class ChatSession:
 
     async def flush(self) -> None:
         """Send every line after the last one sent, in order."""
-        store = self.services.store
         async with self._flush_lock:
             while True:
-                lines = await store.run(conversation_lines, store, self.conversation,
-                                        self.last_sent, BATCH)
+                lines = await self.reader.read(partial(
+                    conversation_lines, conversation=self.conversation, after=self.last_sent,
+                    limit=BATCH))
                 for line in lines:
                     await self.send(line_frame(self._chat_line(line)))
                     self.last_sent = line.seq
