@@ -76,6 +76,30 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+async def _settle(
+    awaitable: Awaitable[T], lost: asyncio.Future[Any] | None, within: float | None, server: str
+) -> T:
+    """The result of ``awaitable``, run as a task; cancelling the caller cancels it.
+
+    Raises :class:`MailboxUnavailable` when ``lost`` (the connection) ends first
+    and ``TimeoutError`` after ``within`` seconds; either way the task is cancelled.
+    (Not ``asyncio.timeout``: the library's own ``wait_for`` can swallow its cancel.)
+    """
+    task = asyncio.ensure_future(awaitable)
+    waiting: set[asyncio.Future[Any]] = {task} if lost is None else {task, lost}
+    try:
+        await asyncio.wait(waiting, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if task.done():
+        return task.result()
+    task.cancel()
+    if lost is not None and lost.done():
+        raise MailboxUnavailable(f"connection to {server} lost")
+    raise TimeoutError(f"no answer within {within} s")
+
+
 class ImapPoller:
     """Pulls one mailbox folder into the help desk until cancelled.
 
@@ -147,25 +171,18 @@ class ImapPoller:
 
     # ------------------------------------------------------------ connection
 
-    async def _call(self, awaitable: Awaitable[T]) -> T:
-        """Await an IMAP command, failing at once if the connection drops meanwhile."""
-        task = asyncio.ensure_future(awaitable)
-        lost = self._lost
-        if lost is None:
-            result = await task
-            self._note_exists(result)
-            return result
-        try:
-            await asyncio.wait({task, lost}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            task.cancel()
-            raise
-        if task.done():
-            result = task.result()
-            self._note_exists(result)
-            return result
-        task.cancel()
-        raise MailboxUnavailable(f"connection to {self._host}:{self._port} lost")
+    async def _call(self, awaitable: Awaitable[T], *, within: float | None = None) -> T:
+        """Await an IMAP command, failing at once if the connection drops meanwhile.
+
+        The command runs in a task of its own and is waited for with
+        ``asyncio.wait``. aioimaplib wraps its commands in ``asyncio.wait_for``,
+        which on Python 3.11 swallows a cancellation that arrives just as the
+        command completes: awaited directly, that would let a cancelled poller
+        carry on for ever. ``asyncio.wait`` never loses the cancellation.
+        """
+        result = await _settle(awaitable, self._lost, within, f"{self._host}:{self._port}")
+        self._note_exists(result)
+        return result
 
     def _note_exists(self, response: Any) -> None:
         """Remember that the server announced new mail in answer to some command.
@@ -207,7 +224,7 @@ class ImapPoller:
             )
         self._client, self._lost = client, lost
         try:
-            await client.wait_hello_from_server()
+            await self._call(client.wait_hello_from_server())
             if self._security == "starttls":
                 await self._starttls(client)
             self._check(await self._call(client.login(self._username, self._password)), "LOGIN")
@@ -247,15 +264,18 @@ class ImapPoller:
             return
         transport = client.protocol.transport
         alive = lost is not None and not lost.done() and transport is not None
-        with contextlib.suppress(Exception):
-            if alive and client.protocol.state in ("AUTH", "SELECTED"):
-                await asyncio.wait_for(client.logout(), timeout=min(self._timeout, 3.0))
-        if transport is not None:
-            transport.close()
-        if not client._client_task.done():
-            client._client_task.cancel()  # still connecting: the socket must not leak
-        for task in (*client.tasks, *client.protocol.tasks):
-            task.cancel()
+        try:
+            with contextlib.suppress(Exception):
+                if alive and client.protocol.state in ("AUTH", "SELECTED"):
+                    await _settle(client.logout(), lost, min(self._timeout, 3.0), self._host)
+        finally:
+            # Also when stopped during LOGOUT: the socket must not leak.
+            if transport is not None:
+                transport.close()
+            if not client._client_task.done():
+                client._client_task.cancel()  # still connecting
+            for task in (*client.tasks, *client.protocol.tasks):
+                task.cancel()
 
     async def close(self) -> None:
         """Log out and close the connection (safe to call more than once)."""
@@ -502,4 +522,4 @@ class ImapPoller:
             if current and client.has_pending_idle():
                 client.idle_done()
                 with contextlib.suppress(Exception):
-                    await self._call(asyncio.wait_for(idle, self._timeout))
+                    await self._call(idle, within=self._timeout)
