@@ -20,6 +20,7 @@ from tests.channels.email.email_fakes import (
     MemorySink,
     flags_by_uid,
     imap_client,
+    stop_task,
 )
 from tests.servers.dovecot import DOVECOT_BIN, DovecotServer
 
@@ -259,9 +260,7 @@ async def test_idle_push_is_picked_up_quickly(dovecot: DovecotServer) -> None:
         await harness.sink.wait_for(2, within=5)
         assert time.monotonic() - started < 3.0
     finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await stop_task(task)
 
 
 async def test_polling_without_idle(dovecot: DovecotServer) -> None:
@@ -273,9 +272,7 @@ async def test_polling_without_idle(dovecot: DovecotServer) -> None:
         await harness.append(mail(2))
         await harness.sink.wait_for(2, within=3)
     finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await stop_task(task)
 
 
 async def test_poller_recovers_when_the_server_restarts(dovecot: DovecotServer) -> None:
@@ -292,9 +289,7 @@ async def test_poller_recovers_when_the_server_restarts(dovecot: DovecotServer) 
         await harness.sink.wait_for(2, within=10)
         await wait_until(lambda: harness.health.reports[-1].ok)
     finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await stop_task(task)
     assert harness.health.reports[-1].counts["errors"] >= 1
     # Stopping the server between "stored" and "\\Seen" repeats a delivery; dedupe absorbs it.
     assert len(harness.sink.inquiries) == 2
@@ -310,9 +305,7 @@ async def test_server_down_at_start_is_reported_not_raised(dovecot: DovecotServe
         assert not report.ok and report.detail
         assert "Connection" in report.detail or "refused" in report.detail.lower()
     finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await stop_task(task)
 
 
 async def test_wrong_password_is_reported(dovecot: DovecotServer) -> None:
