@@ -9,7 +9,8 @@ Seeding is set-based (INSERT ... SELECT over a generated series), the fastest
 bulk path on both databases: no row passes through Python. Tickets spread over
 90 days (about 11,000 a day, a third of them in the window), two messages per
 ticket, and events for creation, resolution and FAQ feedback. Not a test: it
-prints a table. Goal: every report <= 500 ms at 1,000,000 tickets.
+prints a table (median and worst of several warm runs). Goal: every report
+<= 500 ms at 1,000,000 tickets.
 """
 
 from __future__ import annotations
@@ -38,12 +39,19 @@ from helpdesk.store import Store
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 DAYS = 90
-CONSULTANTS = 12
+RUNS = 5
+CONSULTANTS = 12  # three per queue
 
 
 def _rand(dialect: str, n: str, salt: int) -> str:
     """A repeatable pseudo-random 0..999 from the row number."""
     return f"(({n} * {7919 + salt} + {salt * 104729}) % 1000)"
+
+
+def _hash(n: str, salt: int, modulo: int) -> str:
+    """A repeatable pseudo-random 0..modulo-1 from the row number, independent of
+    n's residues (Knuth's multiplicative hash, top 12 of 32 bits)."""
+    return f"(((({n} + {salt * 1000003}) * 2654435761) % 4294967296) / 1048576 % {modulo})"
 
 
 def _time(dialect: str, base: str, seconds: str) -> str:
@@ -87,6 +95,11 @@ def seed(conn: Connection, tickets: int) -> None:
     auto = f"({r(4)} < 300 AND n % 20 > 2)"
     faq_yes = f"({auto} AND {r(5)} < 550)"
     resolved = f"({r(6)} < 900 OR n < {tickets * 2 // 3})"
+    # Dimensions as routing makes them: the category picks the queue, three
+    # consultants work each queue; the channel is independent of them.
+    category = _hash("n", 1, 15)
+    queue = f"({category} % 4)"
+    assignee = f"(1 + {queue} * 3 + {_hash('n', 2, 3)})"
     yes = "true" if d == "postgresql" else "1"
     no = "false" if d == "postgresql" else "0"
     b = lambda cond: f"CASE WHEN {cond} THEN {yes} ELSE {no} END"  # noqa: E731
@@ -99,9 +112,9 @@ def seed(conn: Connection, tickets: int) -> None:
             resolution_business_seconds)
         SELECT n, 'Pertanyaan ' || n,
             CASE WHEN {faq_yes} OR {resolved} THEN 'resolved' ELSE 'open' END,
-            {channel}, 1 + n % {max(tickets // 3, 1)}, 1 + n % 4,
-            CASE WHEN {faq_yes} THEN NULL ELSE 1 + n % {CONSULTANTS} END,
-            2, 'kategori-' || (n % 15), {created}, {created},
+            {channel}, 1 + n % {max(tickets // 3, 1)}, 1 + {queue},
+            CASE WHEN {faq_yes} THEN NULL ELSE {assignee} END,
+            2, 'kategori-' || {category}, {created}, {created},
             CASE WHEN {faq_yes} THEN NULL ELSE {_time(d, created, fr)} END,
             CASE WHEN {faq_yes} THEN {_time(d, created, '300')}
                  WHEN {resolved} THEN {_time(d, created, res)} END,
@@ -144,21 +157,25 @@ def seed(conn: Connection, tickets: int) -> None:
                                  f"(SELECT max(id) FROM {name}))"))
 
 
-def timed(fn: Callable[[], Any], runs: int = 3) -> float:
+def timed(fn: Callable[[], Any], runs: int = RUNS) -> tuple[float, float]:
+    """Median and worst of ``runs`` warm runs, in ms."""
     fn()  # warm the caches: a supervisor's second look, not the first after a restart
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
+    return statistics.median(samples), max(samples)
 
 
-def run_reports(store: Store) -> list[tuple[str, float]]:
+def run_reports(store: Store) -> list[tuple[str, tuple[float, float]]]:
     window = parse_filter({"period": "30d"}, NOW)
     narrowed = parse_filter({"period": "30d", "channel": "telegram", "consultant": "3"}, NOW)
     by_queue = parse_filter({"period": "30d", "queue": "2"}, NOW)
     by_category = parse_filter({"period": "30d", "category": "kategori-4"}, NOW)
+    # No histogram keeps this pair: the buckets are counted from the tickets.
+    category_channel = parse_filter({"period": "30d", "category": "kategori-4",
+                                     "channel": "email"}, NOW)
     out = []
     with store.engine.connect() as conn:
         cases: list[tuple[str, Callable[[Connection, ReportFilter], Any], ReportFilter]] = [
@@ -175,14 +192,18 @@ def run_reports(store: Store) -> list[tuple[str, float]]:
             ("summary, queue filter", reports.summary, by_queue),
             ("consultant table, queue filter", reports.consultants, by_queue),
             ("summary, category filter", reports.summary, by_category),
+            ("consultant table, category filter", reports.consultants, by_category),
+            ("summary, category + channel filter (from tickets)", reports.summary,
+             category_channel),
         ]
         for name, fn, report in cases:
             out.append((name, timed(lambda fn=fn, report=report: fn(conn, report))))
-            print(f"  {name}: {out[-1][1]:.0f} ms", flush=True)
+            print(f"  {name}: {out[-1][1][0]:.0f} ms, worst {out[-1][1][1]:.0f} ms",
+                  flush=True)
     return out
 
 
-def bench(store: Store, tickets: int, label: str) -> dict[str, float]:
+def bench(store: Store, tickets: int, label: str) -> dict[str, tuple[float, float]]:
     upgrade(store)
     started = time.perf_counter()
     with store.write_engine.begin() as conn:
@@ -212,7 +233,7 @@ def main() -> int:
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     args = parser.parse_args()
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, tuple[float, float]]] = {}
     if args.only in (None, "sqlite"):
         with tempfile.TemporaryDirectory() as tmp:
             store = Store(f"sqlite:///{tmp}/bench.db")
@@ -235,13 +256,14 @@ def main() -> int:
             cluster.stop()
     names = list(next(iter(results.values())))
     width = max(len(n) for n in names)
-    header = f"{'report (30-day window), median of 3 warm runs':<{width}}  " + "  ".join(
-        f"{db:>11}" for db in results)
+    header = (f"{f'report (30-day window), median / worst of {RUNS} warm runs':<{width}}  "
+              + "  ".join(f"{db:>17}" for db in results))
     print(f"\n{args.tickets:,} tickets\n{header}\n{'-' * len(header)}")
     for name in names:
-        cells = "  ".join(f"{results[db][name]:>8.0f} ms" for db in results)
+        cells = "  ".join(f"{results[db][name][0]:>6.0f} / {results[db][name][1]:>4.0f} ms"
+                          for db in results)
         print(f"{name:<{width}}  {cells}")
-    worst = max(v for figures in results.values() for v in figures.values())
+    worst = max(v[1] for figures in results.values() for v in figures.values())
     print(f"\nslowest: {worst:.0f} ms (goal <= 500 ms)")
     return 0
 

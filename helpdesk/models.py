@@ -458,20 +458,21 @@ class ReportFaq(SQLModel, table=True):
 class ReportDuration(SQLModel, table=True):
     """Duration histograms: how many tickets of the day took ``bucket`` seconds
     (the bucket's lower bound, see reports_rollup.bucket_width) per metric, for
-    all tickets (assignee -1) and per consultant, over every channel and per
-    channel, and for all tickets per queue."""
+    the combinations of consultant, channel, queue and category that
+    reports_rollup.SLOTS keeps (-1 or "" where the histogram is over all)."""
 
     __tablename__ = "report_duration"
     __table_args__ = (sa.Index("ix_report_duration", "metric", "assignee", "channel", "queue",
-                               "day", "bucket", "n"),
+                               "category", "day", "bucket", "n"),
                       sa.Index("ix_report_duration_day", "day"))
 
     id: int | None = Field(default=None, primary_key=True)
     day: date
     metric: int
-    assignee: int
+    assignee: int  # -1 for every consultant
     channel: str = Field(default="", max_length=20)  # "" for every channel
-    queue: int = -1  # -1 for every queue; a queue's own only with assignee -1 and channel ""
+    queue: int = -1  # -1 for every queue
+    category: str = Field(default="", max_length=64)  # "" for every category
     bucket: int
     n: int
 

@@ -44,9 +44,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from helpdesk.models import TicketStatus
 from helpdesk.reports_filters import ReportFilter, T, table
 from helpdesk.reports_rollup import (
-    ALL,
-    ANY_CHANNEL,
-    ANY_QUEUE,
     DAY,
     DURATION,
     EXACT_LIMIT,
@@ -59,6 +56,7 @@ from helpdesk.reports_rollup import (
     bucket_sql,
     first_response_wall,
     histogram_percentiles,
+    kept_slot,
     resolution_wall,
 )
 from helpdesk.reports_sql import Dialect, as_date, percentiles
@@ -102,59 +100,106 @@ def _sums(conn: Connection, where: Sequence[ColumnElement[bool]],
     return [int(v) for v in row]
 
 
-def _slot(report: ReportFilter) -> tuple[int, str, int] | None:
-    """The duration histogram (assignee, channel, queue) for the filters, or
-    None when the histograms do not keep them: consultant and channel in any
-    combination, or the queue alone; never the category."""
-    if report.category:
-        return None
-    if report.queue_id is not None:
-        if report.channel or report.assignee_id is not None:
-            return None
-        return ALL, ANY_CHANNEL, report.queue_id
-    return (ALL if report.assignee_id is None else report.assignee_id,
-            report.channel or ANY_CHANNEL, ANY_QUEUE)
+def day_total(conn: Connection, report: ReportFilter, name: str) -> int:
+    """One report_day count summed over the period under the filters."""
+    return _sums(conn, _rows(DAY, report), name)[0]
 
 
-def _durations(conn: Connection, report: ReportFilter, metric: int, value: ColumnElement[Any],
-               where: Sequence[ColumnElement[bool]]) -> list[float | None] | None:
-    """p50 and p90 of one duration: exactly from the tickets when few (at most
-    EXACT_LIMIT), else from the kept histograms, or from histograms grouped
-    from the tickets under a filter the kept ones lack (the same buckets, so
-    the same error bound, without a sort of every value)."""
-    slot = _slot(report)
+def faq_total(conn: Connection, report: ReportFilter, entry: str, name: str) -> int:
+    """One report_faq count of one FAQ entry over the period under the filters."""
+    total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(FAQ.c[name]), 0))
+                         .where(*_rows(FAQ, report), FAQ.c.entry == entry)).scalar_one()
+    return int(total)
+
+
+def hour_total(conn: Connection, report: ReportFilter, weekday: int, hour: int) -> int:
+    """Tickets opened in the period on a weekday (0 = Monday) at an hour: one
+    heatmap cell."""
+    days = [day for day in report.days if day.weekday() == weekday]
+    if not days:
+        return 0
+    total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(HOUR.c.opened), 0))
+                         .where(*_rows(HOUR, report)[2:], HOUR.c.day.in_(days),
+                                HOUR.c.hour == hour)).scalar_one()
+    return int(total)
+
+
+def backlog_total(conn: Connection, day: ReportFilter) -> int:
+    """Tickets open at the end of a one-day report's day, as :func:`daily` counts them."""
+    opened, resolved = _sums(conn, _rows(DAY, day), "opened", "resolved_all")
+    return _open_at_start(conn, day) + opened - resolved
+
+
+# A duration: its report_duration metric and the ticket's value in SQL.
+Metric = tuple[int, ColumnElement[Any]]
+# Histograms [(bucket, count)] per metric and group (a consultant, or None).
+Histograms = dict[tuple[int, Hashable], list[tuple[int, int]]]
+
+
+def _histograms(conn: Connection, report: ReportFilter, metrics: Sequence[Metric],
+                where: Sequence[ColumnElement[bool]], expected: int, *,
+                consultants: Sequence[int] | None = None) -> Histograms | None:
+    """The histograms of ``metrics`` over the tickets ``where`` selects, per
+    consultant when ``consultants`` are given: read from the kept rows when a
+    slot serves the filters, else counted from the tickets in one scan for every
+    metric (the same buckets, so the same error bound, without a sort of every
+    value). None when no slot serves the filters and the summary rows count
+    (``expected``) no more tickets than the exact path takes: counting the
+    histograms first would only add a scan."""
+    per_consultant = consultants is not None
+    slot = kept_slot(report, per_consultant=per_consultant)
+    out: Histograms = {}
     if slot is not None:
-        assignee, channel, queue = slot
-        bucket_rows = conn.execute(
-            sa.select(DURATION.c.bucket, sa.func.sum(DURATION.c.n))
-            .where(DURATION.c.metric == metric, DURATION.c.assignee == assignee,
-                   DURATION.c.channel == channel, DURATION.c.queue == queue,
-                   DURATION.c.day >= report.first_day, DURATION.c.day <= report.last_day)
-            .group_by(DURATION.c.bucket)).all()
-        found = [(int(b), int(c)) for b, c in bucket_rows]
-    else:
-        found = _ticket_histograms(conn, value, where).get(None, [])
-    n, values = histogram_percentiles(found, PS)
-    if n == 0:
+        where_k = [DURATION.c.metric.in_([m for m, _ in metrics]),
+                   DURATION.c.day >= report.first_day, DURATION.c.day <= report.last_day,
+                   *(DURATION.c[dim] == value for dim, value in slot.items()
+                     if not (per_consultant and dim == "assignee"))]
+        keys = [DURATION.c.metric, DURATION.c.bucket]
+        if consultants is not None:
+            # One index range per consultant of the table, not one over every
+            # consultant's rows of every day.
+            where_k.append(DURATION.c.assignee.in_(consultants))
+            keys.append(DURATION.c.assignee)
+        rows = conn.execute(
+            sa.select(DURATION.c.metric,
+                      DURATION.c.assignee if consultants is not None else sa.null(),
+                      DURATION.c.bucket, sa.func.sum(DURATION.c.n))
+            .where(*where_k).group_by(*keys))
+    elif expected <= EXACT_LIMIT:
         return None
-    if n > EXACT_LIMIT:
-        return values
-    exact = percentiles(conn, dialect_of(conn, report), value, where, PS).get(None)
-    return exact[1] if exact else None
+    else:
+        group = T.c.assignee_id if per_consultant else sa.cast(sa.null(), sa.Integer())
+        tickets = sa.select(group.label("g"), *(value.label(f"v{m}") for m, value in metrics)
+                            ).where(*where).cte("durations")
+        arms = []
+        for m, _ in metrics:
+            bucket = bucket_sql(tickets.c[f"v{m}"])
+            arms.append(sa.select(sa.literal_column(str(m), sa.Integer()), tickets.c.g, bucket,
+                                  sa.func.count())
+                        .where(tickets.c[f"v{m}"].is_not(None))
+                        .group_by(tickets.c.g, bucket))
+        rows = conn.execute(sa.union_all(*arms))
+    for metric, group_key, bucket_key, n in rows:
+        found = out.setdefault((int(metric), None if group_key is None else int(group_key)), [])
+        found.append((int(bucket_key), int(n)))
+    return out
 
 
-def _ticket_histograms(conn: Connection, value: ColumnElement[Any],
-                       where: Sequence[ColumnElement[bool]],
-                       group: ColumnElement[Any] | None = None
-                       ) -> dict[Hashable, list[tuple[int, int]]]:
-    """Duration histograms counted from the tickets (same buckets as the kept
-    ones): one GROUP BY, no ranking of every value."""
-    key = group if group is not None else sa.literal(None)
-    bucket = bucket_sql(value)
-    out: dict[Hashable, list[tuple[int, int]]] = {}
-    for k, b, n in conn.execute(sa.select(key, bucket, sa.func.count())
-                                .where(value.is_not(None), *where).group_by(key, bucket)):
-        out.setdefault(k, []).append((int(b), int(n)))
+def _percentiles(conn: Connection, report: ReportFilter, metrics: Sequence[Metric],
+                 where: Sequence[ColumnElement[bool]],
+                 expected: int) -> dict[int, list[float | None] | None]:
+    """p50 and p90 of each duration: from the histograms, or exactly from the
+    tickets when few (at most EXACT_LIMIT)."""
+    found = _histograms(conn, report, metrics, where, expected)
+    out: dict[int, list[float | None] | None] = {}
+    for metric, value in metrics:
+        if found is not None:
+            n, values = histogram_percentiles(found.get((metric, None), []), PS)
+            if n == 0 or n > EXACT_LIMIT:
+                out[metric] = values if n else None
+                continue
+        exact = percentiles(conn, dialect_of(conn, report), value, where, PS).get(None)
+        out[metric] = exact[1] if exact else None
     return out
 
 
@@ -208,18 +253,18 @@ def summary(conn: Connection, report: ReportFilter) -> Summary:
     person = T.c.answered_by_faq.is_(False)
     opened = [*report.created(), person]
     closed = [*report.resolved(), person]
-    fr = _durations(conn, report, FR_WALL, first_response_wall(d), opened)
-    if fr:
-        out.first_response_p50, out.first_response_p90 = fr
-    fr_b = _durations(conn, report, FR_BUSINESS, T.c.first_response_business_seconds, opened)
-    if fr_b:
-        out.first_response_business_p50, out.first_response_business_p90 = fr_b
-    res = _durations(conn, report, RES_WALL, resolution_wall(d), closed)
-    if res:
-        out.resolution_p50, out.resolution_p90 = res
-    res_b = _durations(conn, report, RES_BUSINESS, T.c.resolution_business_seconds, closed)
-    if res_b:
-        out.resolution_business_p50, out.resolution_business_p90 = res_b
+    found = {**_percentiles(conn, report, ((FR_WALL, first_response_wall(d)),
+                                           (FR_BUSINESS, T.c.first_response_business_seconds)),
+                            opened, responded),
+             **_percentiles(conn, report, ((RES_WALL, resolution_wall(d)),
+                                           (RES_BUSINESS, T.c.resolution_business_seconds)),
+                            closed, resolved)}
+    out.first_response_p50, out.first_response_p90 = found[FR_WALL] or (None, None)
+    (out.first_response_business_p50,
+     out.first_response_business_p90) = found[FR_BUSINESS] or (None, None)
+    out.resolution_p50, out.resolution_p90 = found[RES_WALL] or (None, None)
+    (out.resolution_business_p50,
+     out.resolution_business_p90) = found[RES_BUSINESS] or (None, None)
     return out
 
 
@@ -351,60 +396,53 @@ def consultants(conn: Connection, report: ReportFilter) -> list[ConsultantRow]:
     """Per consultant (the ticket's assignee) over tickets opened in the period:
     handled, resolved, median first response, breaches, satisfaction."""
     rows: dict[int, ConsultantRow] = {}
+    responded = 0
     handled_sum = sa.func.sum(DAY.c.person)
-    for uid, handled, resolved, breached, rated, rating_sum in conn.execute(
+    for uid, handled, resolved, breached, rated, rating_sum, answered in conn.execute(
             sa.select(DAY.c.assignee_id, handled_sum, sa.func.sum(DAY.c.person_resolved),
                       sa.func.sum(DAY.c.breached), sa.func.sum(DAY.c.person_rated),
-                      sa.func.sum(DAY.c.person_rating_sum))
+                      sa.func.sum(DAY.c.person_rating_sum), sa.func.sum(DAY.c.responded))
             .where(*_rows(DAY, report), DAY.c.assignee_id.is_not(None))
             .group_by(DAY.c.assignee_id).having(handled_sum > 0)):
         rows[int(uid)] = ConsultantRow(
             user_id=int(uid), name="", email="", handled=int(handled), resolved=int(resolved),
             breached=int(breached), rated=int(rated),
             satisfaction_mean=int(rating_sum) / int(rated) if rated else None)
-    wall = _consultant_medians(conn, report, FR_WALL)
-    business = _consultant_medians(conn, report, FR_BUSINESS)
+        responded += int(answered)
+    if not rows:
+        return []
+    medians = _consultant_medians(conn, report, list(rows), responded)
     users = table("staff_user")
     names = {int(i): (str(n), str(e)) for i, n, e in conn.execute(
         sa.select(users.c.id, users.c.name, users.c.email)
-        .where(users.c.id.in_(list(rows))))} if rows else {}
+        .where(users.c.id.in_(list(rows))))}
     for uid, row in rows.items():
         row.name, row.email = names.get(uid, (f"#{uid}", ""))
-        row.first_response_p50 = wall.get(uid)
-        row.first_response_business_p50 = business.get(uid)
+        row.first_response_p50 = medians[FR_WALL].get(uid)
+        row.first_response_business_p50 = medians[FR_BUSINESS].get(uid)
     return sorted(rows.values(), key=lambda r: (-r.handled, r.name))
 
 
-def _consultant_medians(conn: Connection, report: ReportFilter,
-                        metric: int) -> dict[int, float | None]:
-    """Each consultant's median first response: exactly from the tickets when
-    few (at most EXACT_LIMIT in all), else from the kept histograms or, under a
-    filter they lack, from histograms grouped from the tickets."""
-    buckets: dict[int, list[tuple[int, int]]] = {}
-    if not (report.category or report.queue_id is not None):
-        where = [DURATION.c.metric == metric, DURATION.c.channel == (
-                     report.channel or ANY_CHANNEL), DURATION.c.queue == ANY_QUEUE,
-                 DURATION.c.day >= report.first_day,
-                 DURATION.c.day <= report.last_day,
-                 DURATION.c.assignee != ALL if report.assignee_id is None
-                 else DURATION.c.assignee == report.assignee_id]
-        for uid, bucket, n in conn.execute(
-                sa.select(DURATION.c.assignee, DURATION.c.bucket, sa.func.sum(DURATION.c.n))
-                .where(*where).group_by(DURATION.c.assignee, DURATION.c.bucket)):
-            buckets.setdefault(int(uid), []).append((int(bucket), int(n)))
+def _consultant_medians(conn: Connection, report: ReportFilter, consultant_ids: Sequence[int],
+                        expected: int) -> dict[int, dict[int, float | None]]:
+    """Each consultant's median first response (wall and business): from the
+    histograms, or exactly from the tickets when few (at most EXACT_LIMIT in
+    all, ``expected`` as the summary rows count them)."""
     d = dialect_of(conn, report)
-    value = (first_response_wall(d) if metric == FR_WALL
-             else T.c.first_response_business_seconds)
-    where_t = [*report.created(), T.c.assignee_id.is_not(None),
-               T.c.answered_by_faq.is_(False)]
-    if report.category or report.queue_id is not None:
-        buckets = {int(str(k)): found for k, found in
-                   _ticket_histograms(conn, value, where_t, T.c.assignee_id).items()}
-    if sum(n for found in buckets.values() for _, n in found) > EXACT_LIMIT:
-        return {uid: histogram_percentiles(found, (0.5,))[1][0]
-                for uid, found in buckets.items()}
-    return {int(str(uid)): found[1][0] for uid, found in
-            percentiles(conn, d, value, where_t, (0.5,), group=T.c.assignee_id).items()}
+    metrics = ((FR_WALL, first_response_wall(d)),
+               (FR_BUSINESS, T.c.first_response_business_seconds))
+    where = [*report.created(), T.c.assignee_id.is_not(None), T.c.answered_by_faq.is_(False)]
+    found = _histograms(conn, report, metrics, where, expected, consultants=consultant_ids)
+    out: dict[int, dict[int, float | None]] = {}
+    for metric, value in metrics:
+        buckets = {int(str(uid)): b for (m, uid), b in (found or {}).items() if m == metric}
+        if found is not None and sum(n for b in buckets.values() for _, n in b) > EXACT_LIMIT:
+            out[metric] = {uid: histogram_percentiles(b, (0.5,))[1][0]
+                           for uid, b in buckets.items()}
+        else:
+            out[metric] = {int(str(uid)): exact[1][0] for uid, exact in percentiles(
+                conn, d, value, where, (0.5,), group=T.c.assignee_id).items()}
+    return out
 
 
 def choices(conn: Connection) -> dict[str, list[tuple[str, str]]]:

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from helpdesk.models import Event, Ticket, TicketStatus
-from helpdesk.reports_filters import T, table
+from helpdesk.reports_filters import ReportFilter, T, table
 from helpdesk.reports_sql import Dialect
 from helpdesk.store import Store
 
@@ -57,6 +57,23 @@ DIMS = ("channel", "queue_id", "assignee_id", "category")
 ALL = -1  # report_duration.assignee for the histogram over every consultant
 ANY_CHANNEL = ""  # report_duration.channel for the histogram over every channel
 ANY_QUEUE = -1  # report_duration.queue for the histogram over every queue
+ANY_CATEGORY = ""  # report_duration.category for the histogram over every category
+# report_duration's dimensions, the ticket column each comes from, and the value
+# standing for "every one" in a histogram that does not keep the dimension.
+SLOT_DIMS = ("assignee", "channel", "queue", "category")
+TICKET_COLUMN = {"assignee": "assignee_id", "channel": "channel", "queue": "queue_id",
+                 "category": "category"}
+ANY: dict[str, int | str] = {"assignee": ALL, "channel": ANY_CHANNEL, "queue": ANY_QUEUE,
+                             "category": ANY_CATEGORY}
+# The histograms kept: each keeps these dimensions and sums over the others. A
+# report filtered on exactly one of these sets reads its histogram, and the
+# consultant table reads the set with the consultant added; other filters count
+# the same buckets from the tickets. Each set costs rows (about one per ticket
+# and metric for the finer ones), so only single filters and the consultant
+# under one other filter are kept.
+SLOTS: tuple[frozenset[str], ...] = tuple(frozenset(dims) for dims in (
+    (), ("channel",), ("queue",), ("category",),
+    ("assignee",), ("assignee", "channel"), ("assignee", "queue"), ("assignee", "category")))
 FR_WALL, FR_BUSINESS, RES_WALL, RES_BUSINESS = range(4)
 SUB_BUCKETS = 64  # per power of two: buckets at most 1/64 of their value wide
 EXACT_BELOW = 2 * SUB_BUCKETS  # values below this have a bucket of their own
@@ -80,6 +97,30 @@ def day_start(day: date) -> datetime:
 
 
 # --- buckets -----------------------------------------------------------------
+
+def filter_dims(report: ReportFilter) -> dict[str, int | str]:
+    """The histogram dimensions a report's filters fix, with their values."""
+    values: dict[str, int | str | None] = {
+        "assignee": report.assignee_id, "channel": report.channel or None,
+        "queue": report.queue_id, "category": report.category or None}
+    return {dim: value for dim, value in values.items() if value is not None}
+
+
+def kept_slot(report: ReportFilter, *, per_consultant: bool = False
+              ) -> dict[str, int | str] | None:
+    """The report_duration key (a value per dimension) of the histogram that
+    serves the report's filters, or None when none is kept. ``per_consultant``:
+    the histograms per consultant under the filters (the key's assignee is left
+    to the caller)."""
+    fixed = filter_dims(report)
+    if per_consultant:
+        fixed.pop("assignee", None)
+    dims = set(fixed) | ({"assignee"} if per_consultant else set())
+    if frozenset(dims) not in SLOTS:
+        return None
+    return {dim: fixed.get(dim, ANY[dim]) for dim in SLOT_DIMS}
+
+
 
 def bucket_sql(value: ColumnElement[Any]) -> ColumnElement[Any]:
     """The bucket (its lower bound) of an integer number of seconds, in SQL."""
@@ -228,30 +269,49 @@ def _fill(conn: Connection, days: tuple[date, date] | None) -> None:
                   _count_if(said(False)))
         .where(*created, T.c.auto_answer_entry.is_not(None))
         .group_by(opened_day, T.c.auto_answer_entry, *dims)))
-    metrics = ((FR_WALL, first_response_wall(d), created, opened_day),
-               (FR_BUSINESS, T.c.first_response_business_seconds, created, opened_day),
-               (RES_WALL, resolution_wall(d), resolved, closed_day),
-               (RES_BUSINESS, T.c.resolution_business_seconds, resolved, closed_day))
-    for metric, value, where, day in metrics:
-        bucket = bucket_sql(value).label("bucket")
-        conditions = [*where, person, value.is_not(None)]
-        every: ColumnElement[Any] = sa.literal(ALL)
-        anywhere: ColumnElement[Any] = sa.literal(ANY_CHANNEL)
-        any_queue: ColumnElement[Any] = sa.literal(ANY_QUEUE)
-        assigned: list[ColumnElement[bool]] = [T.c.assignee_id.is_not(None)]
-        queued: list[ColumnElement[bool]] = [T.c.queue_id.is_not(None)]
-        slots: list[tuple[ColumnElement[Any], ColumnElement[Any], ColumnElement[Any],
-                          list[ColumnElement[bool]]]] = [
-            (every, anywhere, any_queue, []), (every, T.c.channel, any_queue, []),
-            (T.c.assignee_id, anywhere, any_queue, assigned),
-            (T.c.assignee_id, T.c.channel, any_queue, assigned),
-            (every, anywhere, T.c.queue_id, queued)]
-        for assignee, channel, queue, extra in slots:
-            conn.execute(sa.insert(DURATION).from_select(
-                ["day", "metric", "assignee", "channel", "queue", "bucket", "n"],
-                sa.select(day, sa.literal(metric), assignee, channel, queue, bucket,
-                          sa.func.count())
-                .where(*conditions, *extra).group_by(day, assignee, channel, queue, bucket)))
+    # Each histogram row counts one slot's tickets per day and bucket. The
+    # buckets of the day's tickets are worked out once (a CTE used more than
+    # once is materialised by both databases) and every slot's histogram of
+    # both durations is grouped from them in one statement: scanning the
+    # tickets and bucketing their durations once per slot and metric was most
+    # of a day's refresh.
+    pairs = (((FR_WALL, first_response_wall(d)),
+              (FR_BUSINESS, T.c.first_response_business_seconds), created, opened_day),
+             ((RES_WALL, resolution_wall(d)),
+              (RES_BUSINESS, T.c.resolution_business_seconds), resolved, closed_day))
+    for wall, business, where, day in pairs:
+        tickets = sa.select(day, *(T.c[TICKET_COLUMN[dim]].label(dim) for dim in SLOT_DIMS),
+                            *(bucket_sql(value).label(f"b{metric}")
+                              for metric, value in (wall, business))
+                            ).where(*where, person).cte("bucketed")
+        arms: list[sa.Select[Any]] = []
+        for metric, _ in (wall, business):
+            bucket = tickets.c[f"b{metric}"]
+            for slot in SLOTS:
+                kept = [tickets.c[dim] for dim in SLOT_DIMS if dim in slot]
+                keys = [tickets.c[dim] if dim in slot else _constant(ANY[dim])
+                        for dim in SLOT_DIMS]
+                arms.append(sa.select(tickets.c.day, _constant(metric), *keys, bucket,
+                                      sa.func.count())
+                            .where(bucket.is_not(None),
+                                   *(_known(tickets.c[dim], dim) for dim in slot))
+                            .group_by(tickets.c.day, *kept, bucket))
+        conn.execute(sa.insert(DURATION).from_select(
+            ["day", "metric", *SLOT_DIMS, "bucket", "n"], sa.union_all(*arms)))
+
+
+def _constant(value: int | str) -> ColumnElement[Any]:
+    """A constant written into the statement: the same type in every arm of a
+    UNION on both databases (a bound parameter's type PostgreSQL may not infer)."""
+    if isinstance(value, int):
+        return sa.literal_column(str(value), sa.Integer())
+    return sa.literal_column("'" + value.replace("'", "''") + "'", sa.String())
+
+
+def _known(column: ColumnElement[Any], dim: str) -> ColumnElement[bool]:
+    """A ticket counts in a histogram that keeps ``dim`` only with a value for
+    it (an unassigned ticket has no consultant's histogram to go to)."""
+    return column != "" if dim in ("channel", "category") else column.is_not(None)
 
 
 def _clear(conn: Connection, days: tuple[date, date] | None) -> None:

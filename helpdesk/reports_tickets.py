@@ -15,7 +15,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from helpdesk.reports import EVENTS, FEEDBACK_EVENT, OPEN, dialect_of
+from helpdesk.reports import (
+    EVENTS,
+    FEEDBACK_EVENT,
+    OPEN,
+    backlog_total,
+    day_total,
+    dialect_of,
+    faq_total,
+    hour_total,
+)
 from helpdesk.reports_filters import FilterError, ReportFilter, T, table
 from helpdesk.reports_rollup import first_response_wall
 from helpdesk.ticket_numbers import format_number
@@ -137,12 +146,47 @@ def drill_conditions(conn: Connection, report: ReportFilter,
     return [*opened, T.c.id.in_(voted)]
 
 
+# Drill-downs whose ticket count a report_day column holds, and the column.
+DAY_COUNTS = {"opened": "opened", "responded": "responded", "awaiting": "awaiting",
+              "resolved": "resolved_person", "breached": "breached",
+              "fr_breached": "fr_breached", "res_breached": "res_breached",
+              "auto_answered": "auto_answered", "faq": "answered_by_faq", "rated": "rated"}
+# The same for report_faq, per FAQ entry.
+FAQ_COUNTS = {"faq_entry": "sent", "faq_yes": "helpful", "faq_no": "not_helpful"}
+
+
+def counted_total(conn: Connection, report: ReportFilter, drill: str) -> int | None:
+    """How many tickets are behind ``drill``, read from the summary rows (the
+    figure the dashboard showed, kept current by the same refresh), or None
+    for a figure they do not hold. Counting the tickets instead reads every
+    ticket of the period: a third of a million rows at a million tickets."""
+    if drill in DAY_COUNTS:
+        return day_total(conn, report, DAY_COUNTS[drill])
+    prefix, _, value = drill.partition(":")
+    if prefix in ("day", "resolved_day", "backlog"):
+        one = report.with_day(date.fromisoformat(value))
+        if prefix == "backlog":
+            return backlog_total(conn, one)
+        return day_total(conn, one, "opened" if prefix == "day" else "resolved_all")
+    if prefix == "hour":
+        weekday, _, hour = value.partition("-")
+        return hour_total(conn, report, int(weekday), int(hour))
+    if prefix == "rating" and value in ("1", "2", "3", "4", "5"):
+        return day_total(conn, report, f"rating_{value}")
+    if prefix in FAQ_COUNTS:
+        return faq_total(conn, report, value, FAQ_COUNTS[prefix])
+    return None
+
+
 def ticket_page(conn: Connection, report: ReportFilter, drill: str = "opened",
                 page: int = 1, page_size: int = PAGE_SIZE) -> TicketPage:
-    """One page of the tickets behind ``drill``, newest first, with the total."""
+    """One page of the tickets behind ``drill``, newest first, with the total.
+    The summary rows must be current (:func:`helpdesk.reports_rollup.refresh_store`)."""
     conditions = drill_conditions(conn, report, drill)
-    total = int(conn.execute(sa.select(sa.func.count()).select_from(T)
-                             .where(*conditions)).scalar_one())
+    total = counted_total(conn, report, drill)
+    if total is None:
+        total = int(conn.execute(sa.select(sa.func.count()).select_from(T)
+                                 .where(*conditions)).scalar_one())
     pages = max((total + page_size - 1) // page_size, 1)
     page = min(max(page, 1), pages)
     d = dialect_of(conn, report)

@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from helpdesk.models import Role
 from helpdesk.reports_filters import CHANNELS, FilterError, ReportFilter, parse_filter
+from helpdesk.reports_rollup import refresh_store
 from helpdesk.reports_tickets import PAGE_SIZE, TicketPage, all_tickets, ticket_page
 from helpdesk.web.auth import require_role, services_of
 from helpdesk.web.supervisors_charts import (
@@ -130,6 +131,7 @@ async def tickets(request: Request) -> Response:
 
 
 def _page(store: Any, report: ReportFilter, drill: str, page: int) -> TicketPage:
+    refresh_store(store)  # the page's total comes from the summary rows
     with store.engine.connect() as conn:
         return ticket_page(conn, report, drill, page)
 

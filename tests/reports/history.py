@@ -12,6 +12,7 @@ The report covers Monday 23 to Wednesday 25 November.
 #6 email,    Sun 22:00, first reply Mon 08:10 (Ani), resolved Mon 12:00: before the period
 #7 email,    Mon 09:05, merged into #1: never counted
 #8 email,    Thu 26 09:00: after the period
+#1, #3 and #4 are in category "nib", the others in none ("").
 """
 
 from __future__ import annotations
@@ -71,14 +72,14 @@ def build_history(store: Store) -> History:
             ids[n] = row.id
 
         due = {"sla_due_at": wib(30, 9)}
-        ticket(1, "email", wib(23, 9), assignee_id=a.id, status="resolved",
+        ticket(1, "email", wib(23, 9), assignee_id=a.id, status="resolved", category="nib",
                first_response_at=wib(23, 9, 30), resolved_at=wib(23, 11), satisfaction=5, **due)
         ticket(2, "telegram", wib(23, 10), assignee_id=a.id, status="resolved",
                first_response_at=wib(23, 13), resolved_at=wib(24, 10), satisfaction=3,
                first_response_breached=True, **due)
         ticket(3, "webchat", wib(23, 15), status="resolved", resolved_at=wib(23, 15, 5),
-               auto_answer_entry="nib-apa", answered_by_faq=True)
-        ticket(4, "webchat", wib(24, 8, 30), assignee_id=b.id, status="open",
+               auto_answer_entry="nib-apa", answered_by_faq=True, category="nib")
+        ticket(4, "webchat", wib(24, 8, 30), assignee_id=b.id, status="open", category="nib",
                first_response_at=wib(24, 9, 30), auto_answer_entry="nib-apa", **due)
         ticket(5, "phone", wib(24, 20), assignee_id=b.id, status="new", **due)
         ticket(6, "email", wib(22, 22), assignee_id=a.id, status="resolved",

@@ -97,6 +97,13 @@ def test_histograms_give_the_hand_computed_figures_within_the_bound(
         both = reports.summary(conn, history.report(queue_id=history.queue_id,
                                                      channel="telegram"))
         (ani_q, _) = reports.consultants(conn, history.report(queue_id=history.queue_id))
+        # A category: #1 (30 min, resolved after 2 h) and #4 (60 min).
+        nib = reports.summary(conn, history.report(category="nib"))
+        nib_people = {r.name: r for r in reports.consultants(
+            conn, history.report(category="nib"))}
+        # A category with a channel: grouped from the tickets.
+        (nib_webchat,) = reports.consultants(conn, history.report(category="nib",
+                                                                   channel="webchat"))
     for got, exact in ((s.first_response_p50, 3600), (s.first_response_p90, 9360),
                        (s.resolution_p50, 14 * 3600), (s.resolution_business_p90, 23040),
                        (ani.first_response_p50, (1800 + 10800) / 2),
@@ -104,8 +111,42 @@ def test_histograms_give_the_hand_computed_figures_within_the_bound(
                        (telegram.resolution_business_p50, 420 * 60),
                        (ani_email.first_response_p50, 1800),
                        (queue.first_response_p90, 9360), (queue.resolution_p50, 14 * 3600),
-                       (both.first_response_p90, 10800), (ani_q.first_response_p50, 6300)):
+                       (both.first_response_p90, 10800), (ani_q.first_response_p50, 6300),
+                       (nib.first_response_p50, 2700), (nib.first_response_p90, 3420),
+                       (nib.resolution_p50, 7200), (nib.resolution_business_p50, 7200),
+                       (nib_people["Ani"].first_response_p50, 1800),
+                       (nib_people["Budi"].first_response_business_p50, 3600),
+                       (nib_webchat.first_response_p50, 3600)):
         assert got == pytest.approx(exact, rel=BOUND)
+
+
+def _every_filter(history: History) -> list[ReportFilter]:
+    return [history.report(channel=channel, queue_id=queue, assignee_id=assignee,
+                           category=category)
+            for channel in (None, "email", "webchat")
+            for queue in (None, history.queue_id)
+            for assignee in (None, history.a, history.b)
+            for category in (None, "nib")]
+
+
+def test_kept_histograms_equal_the_buckets_counted_from_the_tickets(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every filter a kept histogram serves gives exactly the figures of the
+    same buckets counted from the tickets, and the others fall back to those."""
+    history = build_history(store)
+    monkeypatch.setattr(reports, "EXACT_LIMIT", 0)
+    served = 0
+    for report in _every_filter(history):
+        with store.engine.connect() as conn:
+            kept = (reports.summary(conn, report), reports.consultants(conn, report))
+            served += reports_rollup.kept_slot(report) is not None
+            with monkeypatch.context() as patch:
+                patch.setattr(reports, "kept_slot", lambda *_a, **_k: None)
+                counted = (reports.summary(conn, report), reports.consultants(conn, report))
+        assert kept == counted, report
+    # None, each single filter (2 channels, 2 consultants), and a consultant with
+    # a channel, the queue or the category: 1 + 2 + 1 + 1 + 2 + 4 + 2 + 2.
+    assert served == 15
 
 
 def _change_everything(session: Session, history: History) -> None:

@@ -135,12 +135,13 @@ def upgrade() -> None:
     sa.Column('assignee', sa.Integer(), nullable=False),
     sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('queue', sa.Integer(), nullable=False),
+    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('bucket', sa.Integer(), nullable=False),
     sa.Column('n', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('report_duration', schema=None) as batch_op:
-        batch_op.create_index('ix_report_duration', ['metric', 'assignee', 'channel', 'queue', 'day', 'bucket', 'n'], unique=False)
+        batch_op.create_index('ix_report_duration', ['metric', 'assignee', 'channel', 'queue', 'category', 'day', 'bucket', 'n'], unique=False)
         batch_op.create_index('ix_report_duration_day', ['day'], unique=False)
 
     op.create_table('report_faq',
