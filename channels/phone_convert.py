@@ -135,6 +135,8 @@ def call_to_inquiry(
         "ended_at": _iso(record.end),
         "line": record.line,
     }
+    if record.notes:
+        meta["notes"] = record.notes
     if record.uniqueid:
         meta["uniqueid"] = record.uniqueid
     return Inquiry(

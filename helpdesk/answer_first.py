@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
-from channels.base import Channel, ReplyButton
+from channels.base import Channel, Inquiry, ReplyButton
 from helpdesk import policy_sql
 from helpdesk.assignment import Assigner
 from helpdesk.config import AutoAnswerConfig
@@ -60,7 +60,21 @@ class FeedbackResult:
     outcome: str  # "resolved", "handed_over", "recorded", "ignored"
 
 
-def _suggestion_data(s: Suggestion) -> dict[str, Any]:
+SWITCHED_OFF = "automatic answers are switched off"
+PHONE_CALLS_BACK = "a phone call is answered by calling back"
+
+
+def residents_words(inquiry: Inquiry) -> str:
+    """What the FAQ matcher and the routing rules read: the resident's message,
+    or for a call the consultant's notes of it (the rest of a call's text is the
+    desk's own: number, time, duration)."""
+    if inquiry.channel == Channel.PHONE:
+        notes = inquiry.meta.get("notes")
+        return notes if isinstance(notes, str) else ""
+    return inquiry.text
+
+
+def suggestion_data(s: Suggestion) -> dict[str, Any]:
     return {"entry": s.entry_id, "question": s.question, "score": s.score,
             "category": s.category, "matched": s.matched_phrasing}
 
@@ -100,17 +114,20 @@ class AnswerFirstPolicy:
 
     def _new_ticket(self, session: Session, received: Received) -> None:
         ticket, inquiry, now = received.ticket, received.inquiry, received.now
-        suggestions = self.knowledge.suggest(inquiry.text, self.suggestions)
+        words = residents_words(inquiry)
+        suggestions = self.knowledge.suggest(words, self.suggestions)
         identities = policy_sql.contact_identities(session, received.contact_id)
+        # A call's subject is the desk's own words, like the rest of its text.
+        subject = "" if inquiry.channel == Channel.PHONE else inquiry.subject or ""
         decision = self.router.decide(RoutingInput(
-            channel=inquiry.channel, text=inquiry.text, subject=inquiry.subject or "",
+            channel=inquiry.channel, text=words, subject=subject,
             faq_categories=tuple((s.category, s.score) for s in suggestions),
             identities=identities,
             flags=frozenset(k for k, v in inquiry.meta.items() if v is True)))
         route_ticket(session, ticket, decision, now=now)
         if suggestions:
             add_event(session, ticket_id=ticket.id, kind="faq.suggested", actor="knowledge",
-                      data={"suggestions": [_suggestion_data(s) for s in suggestions]},
+                      data={"suggestions": [suggestion_data(s) for s in suggestions]},
                       created_at=now)
         best = suggestions[0] if suggestions else None
         held = False
@@ -136,9 +153,9 @@ class AnswerFirstPolicy:
     def _why_not_auto_answer(self, session: Session, received: Received) -> str | None:
         inquiry, ticket = received.inquiry, received.ticket
         if not self.config.enabled:
-            return "automatic answers are switched off"
+            return SWITCHED_OFF
         if inquiry.channel == Channel.PHONE:
-            return "a phone call is answered by calling back"
+            return PHONE_CALLS_BACK
         if inquiry.channel not in self.config.channels:
             return f"automatic answers are off for {inquiry.channel}"
         if inquiry.automated:
@@ -182,7 +199,7 @@ class AnswerFirstPolicy:
                                  "helped", refresh_sla=False)  # the caller refreshes
         ticket.awaiting_until = now + timedelta(minutes=hold)
         add_event(session, ticket_id=ticket.id, kind="faq.auto_answered", actor="bot",
-                  data={**_suggestion_data(best), "message_id": message.id,
+                  data={**suggestion_data(best), "message_id": message.id,
                         "channel": recipient.channel,
                         "awaiting_until": ticket.awaiting_until.isoformat()},
                   created_at=now)

@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute
 from channels.base import InboundAdapter, OutboundAdapter
 from channels.webchat import WebchatSender
 from helpdesk.attachments import AttachmentFiles
+from helpdesk.call_batch import CallBatch
 from helpdesk.channel_state import ChannelStates, Quarantine
 from helpdesk.config import Config
 from helpdesk.decisions import Decisions, build_decisions
@@ -42,6 +43,8 @@ class Services:
     clock: Callable[[], datetime]
     # Answer first, routing, SLA, assignment (helpdesk.decisions).
     decisions: Decisions
+    # Phone calls, many at a time (call logs) or one logged by hand.
+    calls: CallBatch
     runners: list[InboundAdapter] = field(default_factory=list)
     # Routes that channels add (a webhook), and what to close at shutdown.
     routes: list[BaseRoute] = field(default_factory=list)
@@ -77,7 +80,13 @@ def build_services(config: Config, *, clock: Callable[[], datetime] = utcnow,
     services = Services(config=config, store=store, files=files, intake=intake,
                     dispatcher=dispatcher, channel_states=ChannelStates(store, clock),
                     quarantine=Quarantine(store, clock), knowledge=knowledge,
-                    clock=clock, decisions=decisions)
+                    clock=clock, decisions=decisions, calls=CallBatch(
+                        store, knowledge=knowledge, router=decisions.router, sla=decisions.sla,
+                        webhooks=decisions.webhooks,
+                        auto_answers_enabled=config.auto_answer.enabled,
+                        callback_queue=config.channels.phone.callback_queue,
+                        reopen_days=config.tickets.reopen_days, assigner=decisions.assigner,
+                        clock=clock))
     if config.channels.webchat.enabled and "webchat" not in dispatcher.adapters:
         dispatcher.register("webchat", WebchatSender(services.chat_hub.announce))
     return services

@@ -3,6 +3,8 @@ account is one identity whatever way it was written."""
 
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 
 from channels.base import IdentityKind
@@ -30,8 +32,11 @@ def normalise(kind: IdentityKind | str, value: str, *, region: str = "ID") -> st
     return text
 
 
+@functools.lru_cache(maxsize=65536)
 def normalise_phone(value: str, *, region: str = "ID") -> str:
-    """E.164 form; Indonesian numbers written as 0812..., 62812... or +62 812... agree."""
+    """E.164 form; Indonesian numbers written as 0812..., 62812... or +62 812... agree.
+
+    Cached: parsing costs a tenth of a millisecond and call logs repeat callers."""
     text = value.strip()
     digits = "".join(ch for ch in text if ch.isdigit())
     # "62812..." without the plus is common in call logs and WhatsApp exports.

@@ -11,13 +11,13 @@ receiving the same inquiry at once store it once: the unique constraint on
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from channels.base import Channel, Identity, Inquiry, ReceiveOutcome, first_line
 from helpdesk import intake_sql as sql
@@ -136,42 +136,6 @@ class Intake:
         digests = [self.files.save(a.data) for a in inquiry.attachments]
         return self.store.write_retrying(lambda s: self._receive(s, inquiry, digests))
 
-    def receive_batch(self, inquiries: Sequence[Inquiry],
-                      after: Callable[[Session, Inquiry, IntakeResult], None] | None = None,
-                      ) -> list[IntakeResult | RejectedInquiry]:
-        """Many inquiries in one transaction (bulk imports such as call logs).
-
-        Replays are found with one query; each new inquiry gets a savepoint so one
-        bad identity rejects that inquiry alone. ``after`` runs for each stored
-        inquiry inside the same transaction. On a conflict with another worker
-        the whole batch runs again, finding that worker's rows as duplicates.
-        """
-        digests = [[self.files.save(a.data) for a in i.attachments] for i in inquiries]
-
-        def work(session: Session) -> list[IntakeResult | RejectedInquiry]:
-            known = _find_messages(session, inquiries)
-            results: list[IntakeResult | RejectedInquiry] = []
-            for inquiry, files in zip(inquiries, digests, strict=True):
-                found = known.get((inquiry.channel, inquiry.external_id))
-                if found is not None:
-                    results.append(IntakeResult(ticket_id=found[1], message_id=found[0],
-                                                created=False, duplicate=True))
-                    continue
-                try:
-                    with session.begin_nested():
-                        result = self._receive(session, inquiry, files)
-                        if after is not None:
-                            after(session, inquiry, result)
-                except RejectedInquiry as exc:
-                    results.append(exc)
-                    continue
-                known[(inquiry.channel, inquiry.external_id)] = (result.message_id,
-                                                                 result.ticket_id)
-                results.append(result)
-            return results
-
-        return self.store.write_retrying(work)
-
     async def __call__(self, inquiry: Inquiry) -> ReceiveOutcome:
         """The :data:`channels.base.InquirySink` the channel adapters call."""
         result = await self.store.run(self.receive, inquiry)
@@ -196,7 +160,7 @@ class Intake:
             "ticket_id": ticket.id, "direction": Direction.IN, "channel": inquiry.channel,
             "external_id": inquiry.external_id, "author_kind": AuthorKind.RESIDENT,
             "identity_id": identity_id, "subject": (inquiry.subject or "")[:300],
-            "text": inquiry.text, "html": inquiry.html, "meta": _message_meta(inquiry),
+            "text": inquiry.text, "html": inquiry.html, "meta": message_meta(inquiry),
             "created_at": inquiry.received_at,
         })
         for attachment, digest in zip(inquiry.attachments, digests, strict=True):
@@ -253,7 +217,7 @@ class Intake:
         found, why = self._find_thread(session, conn, inquiry, contact_id)
         if found is not None and found.status in OPEN_STATUSES:
             return found, False, False
-        if found is not None and self._may_reopen(found, now):
+        if found is not None and may_reopen(found, now, self.reopen_window):
             previous = found.status
             found.status = TicketStatus.OPEN
             found.resolved_at = None
@@ -261,10 +225,10 @@ class Intake:
             session.add(Event(ticket_id=found.id, kind="ticket.reopened", actor="resident",
                               data={"from": previous, "why": why}, created_at=now))
             return found, False, True
-        subject = _subject(inquiry)
+        subject = ticket_subject(inquiry)
         values: dict[str, Any] = {
             "subject": subject, "channel": inquiry.channel, "contact_id": contact_id,
-            "status": TicketStatus.NEW, "conversation_key": _conversation_key(inquiry),
+            "status": TicketStatus.NEW, "conversation_key": conversation_key(inquiry),
             "linked_ticket_id": found.id if found is not None else None,
             "created_at": inquiry.received_at if inquiry.received_at < now else now,
             "updated_at": now, "last_message_at": inquiry.received_at,
@@ -299,7 +263,7 @@ class Intake:
             # stranger write into someone else's conversation.
             if ticket is not None and ticket.contact_id == contact_id:
                 return _follow_merges(session, ticket.id or 0), "its subject names the ticket"
-        key = _conversation_key(inquiry)
+        key = conversation_key(inquiry)
         if key is not None:
             found = sql.ticket_by_conversation(conn, key)
             if found is not None:
@@ -312,26 +276,14 @@ class Intake:
                 return session.get_one(Ticket, found), "the caller has an open phone ticket"
         return None, ""
 
-    def _may_reopen(self, ticket: Ticket, now: datetime) -> bool:
-        if ticket.status == TicketStatus.CLOSED:
-            return False
-        resolved = ticket.resolved_at or ticket.updated_at
-        return now - resolved <= self.reopen_window
 
-
-def _find_messages(session: Session,
-                   inquiries: Sequence[Inquiry]) -> dict[tuple[str, str], tuple[int, int]]:
-    found: dict[tuple[str, str], tuple[int, int]] = {}
-    by_channel: dict[str, list[str]] = {}
-    for inquiry in inquiries:
-        by_channel.setdefault(inquiry.channel, []).append(inquiry.external_id)
-    for channel, ids in by_channel.items():
-        rows = session.exec(select(Message.external_id, Message.id, Message.ticket_id)
-                            .where(Message.channel == channel,
-                                   col(Message.external_id).in_(ids)))
-        for external_id, message_id, ticket_id in rows:
-            found[(channel, external_id)] = (message_id or 0, ticket_id)
-    return found
+def may_reopen(ticket: Any, now: datetime, window: timedelta) -> bool:
+    """A resolved ticket takes the resident's new message within ``window``;
+    after that (or once closed) the message opens a new, linked ticket."""
+    if ticket.status == TicketStatus.CLOSED:
+        return False
+    resolved: datetime = ticket.resolved_at or ticket.updated_at
+    return now - resolved <= window
 
 
 def _follow_merges(session: Session, ticket_id: int) -> Ticket:
@@ -343,7 +295,7 @@ def _follow_merges(session: Session, ticket_id: int) -> Ticket:
     return ticket
 
 
-def _conversation_key(inquiry: Inquiry) -> str | None:
+def conversation_key(inquiry: Inquiry) -> str | None:
     conversation = inquiry.thread.conversation_id
     if not conversation:
         return None
@@ -354,12 +306,12 @@ def _conversation_key(inquiry: Inquiry) -> str | None:
     return f"{inquiry.channel}:{conversation}"[:200]
 
 
-def _subject(inquiry: Inquiry) -> str:
+def ticket_subject(inquiry: Inquiry) -> str:
     subject = (inquiry.subject or "").strip() or first_line(inquiry.text, 120)
     return (subject or f"Pesan {inquiry.channel}")[:300]
 
 
-def _message_meta(inquiry: Inquiry) -> dict[str, object]:
+def message_meta(inquiry: Inquiry) -> dict[str, object]:
     meta: dict[str, object] = dict(inquiry.meta)
     if inquiry.automated:
         meta["automated"] = True

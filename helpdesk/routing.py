@@ -149,19 +149,27 @@ def _contact_reason(rule: RoutingRuleConfig,
 def route_ticket(session: Session, ticket: Ticket, decision: RoutingDecision, *,
                  now: datetime, extra: dict[str, Any] | None = None) -> None:
     """Apply a decision to the ticket and store it as a ``ticket.routed`` event."""
+    data = apply_decision(ticket, decision, ensure_queue(session, decision.queue), extra)
+    ticket.updated_at = now
+    add_event(session, ticket_id=ticket.id, kind="ticket.routed", actor="router", data=data,
+              created_at=now)
+
+
+def apply_decision(ticket: Any, decision: RoutingDecision, queue_id: int,
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Set the ticket's queue, priority and category; returns the data of the
+    ``ticket.routed`` event that explains them (a ticket or a bulk import's row)."""
     before = {"queue_id": ticket.queue_id, "priority": ticket.priority,
               "category": ticket.category}
-    ticket.queue_id = ensure_queue(session, decision.queue)
+    ticket.queue_id = queue_id
     if decision.priority is not None:
         ticket.priority = decision.priority
     if decision.category:
         ticket.category = decision.category[:64]
-    ticket.updated_at = now
     data: dict[str, Any] = {
         "rule": decision.rule, "queue": decision.queue, "priority": ticket.priority,
         "category": ticket.category, "reasons": list(decision.reasons),
         "why": decision.explanation(), "before": before,
     }
     data.update(extra or {})
-    add_event(session, ticket_id=ticket.id, kind="ticket.routed", actor="router", data=data,
-              created_at=now)
+    return data

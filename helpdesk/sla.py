@@ -17,9 +17,9 @@ pure; :class:`SlaClock` is the thin layer that reads events and writes columns.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session, col, or_, select
 
@@ -35,10 +35,11 @@ RESOLUTION = "resolution"
 PAUSED = frozenset({TicketStatus.PENDING, TicketStatus.RESOLVED, TicketStatus.CLOSED})
 STOPPED = frozenset({TicketStatus.RESOLVED, TicketStatus.CLOSED})
 # Events that are a person answering the resident (a bot's are marked actor "bot").
-RESPONSE_EVENTS = frozenset({"message.queued", "call.logged", "ticket.responded"})
+RESPONSE_EVENTS = frozenset({"message.queued", "call.answered", "ticket.responded"})
 
-# Called for every breach, so webhooks and notifications can follow.
-BreachListener = Callable[[Session, Ticket, str, datetime], None]
+# Called for every breach, so webhooks and notifications can follow. The ticket is
+# a Ticket, or a bulk import's row with the same attributes.
+BreachListener = Callable[[Session, Any, str, datetime], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +169,45 @@ class SlaState:
     paused: bool
 
 
+class SlaSubject(Protocol):
+    """The parts of a ticket the clock reads (a :class:`Ticket` fits)."""
+
+    @property
+    def priority(self) -> int: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def queue_id(self) -> int | None: ...
+    @property
+    def assignee_id(self) -> int | None: ...
+    @property
+    def first_response_at(self) -> datetime | None: ...
+
+
+@dataclass(slots=True)
+class SlaOutcome:
+    """The clock's verdict on one ticket: columns to set and events to record."""
+
+    state: SlaState
+    priority: int
+    first_response_at: datetime | None
+    # (kind, data) of the sla.* events to record now, in order.
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # Targets breached by this verdict (listeners hear of each).
+    breached: list[str] = field(default_factory=list)
+    escalations: int = 0
+
+    def apply(self, ticket: Any) -> None:
+        ticket.sla_due_at = self.state.first_response_due
+        ticket.resolution_due_at = self.state.resolution_due
+        ticket.first_response_breached = self.state.first_response_breached
+        ticket.resolution_breached = self.state.resolution_breached
+        ticket.first_response_at = self.first_response_at
+        ticket.priority = self.priority
+
+
 def _clipped(timeline: Timeline, end: datetime) -> list[Interval]:
     pauses = [(a, min(b, end)) for a, b in timeline.pauses if a < end]
     if timeline.paused_since is not None and timeline.paused_since < end:
@@ -250,53 +290,55 @@ class SlaClock:
     def _refresh(self, session: Session, ticket: Ticket, now: datetime,
                  known: Timeline | None = None) -> tuple[SlaState, int]:
         assert ticket.id is not None
-        emitted = 0
         timeline = known or self.timeline(session, ticket)
+        outcome = self.assess(ticket, timeline, self.queue_name(session, ticket.queue_id), now)
+        outcome.apply(ticket)
+        for kind, data in outcome.events:
+            policy_sql.add_event(session, ticket_id=ticket.id, kind=kind, actor="sla",
+                                 data=data, created_at=now)
+        if self.on_breach is not None:
+            for name in outcome.breached:
+                self.on_breach(session, ticket, name, now)
+        return outcome.state, len(outcome.events) - outcome.escalations
+
+    def assess(self, ticket: SlaSubject, timeline: Timeline, queue: str | None,
+               now: datetime) -> SlaOutcome:
+        """What the clock says of a ticket at ``now``: its columns, and the
+        warnings and breaches to record (each once per target). Pure, so a bulk
+        import can judge many tickets without loading them."""
         priority = timeline.priority_before_escalation or ticket.priority
-        target = self.policies.target_for(self.queue_name(session, ticket.queue_id), priority,
-                                          ticket.channel)
+        target = self.policies.target_for(queue, priority, ticket.channel)
         state = evaluate(target, timeline, self.calendar, now, self.config.warn_share)
-        ticket.sla_due_at = state.first_response_due
-        ticket.resolution_due_at = state.resolution_due
-        ticket.first_response_breached = state.first_response_breached
-        ticket.resolution_breached = state.resolution_breached
-        if ticket.first_response_at is None and timeline.first_response_at is not None:
-            ticket.first_response_at = timeline.first_response_at
+        outcome = SlaOutcome(state=state, priority=ticket.priority,
+                             first_response_at=ticket.first_response_at
+                             or timeline.first_response_at)
         for name in state.due_warnings:
             if name not in timeline.warned:
                 due = state.first_response_due if name == FIRST_RESPONSE else state.resolution_due
-                policy_sql.add_event(session, ticket_id=ticket.id, kind="sla.warning",
-                                     actor="sla", data={"target": name, "policy": target.policy,
-                                                        "due": due.isoformat(),
-                                                        "assignee_id": ticket.assignee_id,
-                                                        "notify": "assignee"}, created_at=now)
-                emitted += 1
+                outcome.events.append(("sla.warning", {
+                    "target": name, "policy": target.policy, "due": due.isoformat(),
+                    "assignee_id": ticket.assignee_id, "notify": "assignee"}))
         breaches = [(FIRST_RESPONSE, state.first_response_breached, state.first_response_due),
                     (RESOLUTION, state.resolution_breached, state.resolution_due)]
         for name, breached, due in breaches:
-            if breached and name not in timeline.breached:
-                self._breach(session, ticket, name, target, due, now)
-                emitted += 1
-        return state, emitted
-
-    def _breach(self, session: Session, ticket: Ticket, name: str, target: SlaTarget,
-                due: datetime, now: datetime) -> None:
-        policy_sql.add_event(session, ticket_id=ticket.id, kind="sla.breached", actor="sla",
-                             data={"target": name, "policy": target.policy,
-                                   "due": due.isoformat(), "assignee_id": ticket.assignee_id,
-                                   "queue_id": ticket.queue_id}, created_at=now)
-        raised = self.config.breach_priority
-        if ticket.status not in STOPPED:
+            if not breached or name in timeline.breached:
+                continue
+            outcome.breached.append(name)
+            outcome.events.append(("sla.breached", {
+                "target": name, "policy": target.policy, "due": due.isoformat(),
+                "assignee_id": ticket.assignee_id, "queue_id": ticket.queue_id}))
+            if ticket.status in STOPPED:
+                continue
             data: dict[str, Any] = {"target": name, "notify": "supervisors",
                                     "assignee_id": ticket.assignee_id,
                                     "queue_id": ticket.queue_id}
-            if raised < ticket.priority:
-                data.update(from_priority=ticket.priority, to_priority=raised)
-                ticket.priority = raised
-            policy_sql.add_event(session, ticket_id=ticket.id, kind="sla.escalated",
-                                 actor="sla", data=data, created_at=now)
-        if self.on_breach is not None:
-            self.on_breach(session, ticket, name, now)
+            raised = self.config.breach_priority
+            if raised < outcome.priority:
+                data.update(from_priority=outcome.priority, to_priority=raised)
+                outcome.priority = raised
+            outcome.events.append(("sla.escalated", data))
+            outcome.escalations += 1
+        return outcome
 
     # -- sweeps -------------------------------------------------------------
 

@@ -17,17 +17,39 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
 from helpdesk.config import WebhookConfig
-from helpdesk.models import OutboxItem, Ticket
+from helpdesk.models import OutboxItem
 from helpdesk.ticket_numbers import format_number
 
 CHANNEL = "webhook"
 EVENTS = ("ticket.created", "ticket.assigned", "ticket.replied", "ticket.resolved",
           "ticket.breached")
+
+
+class TicketFacts(Protocol):
+    """What a webhook tells of a ticket (a ticket row fits; so does a bulk
+    import's row)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def queue_id(self) -> int | None: ...
+    @property
+    def assignee_id(self) -> int | None: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
 
 
 def signature(secret: str, body: str) -> str:
@@ -41,7 +63,7 @@ class Webhooks:
     def __bool__(self) -> bool:
         return bool(self.hooks)
 
-    def emit(self, session: Session, kind: str, ticket: Ticket, now: datetime,
+    def emit(self, session: Session, kind: str, ticket: TicketFacts, now: datetime,
              data: dict[str, Any] | None = None) -> int:
         """Queue one signed call per subscribed hook; returns how many."""
         if not self.hooks:

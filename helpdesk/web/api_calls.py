@@ -4,6 +4,7 @@ did not export, or one made from a mobile phone)."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -14,10 +15,10 @@ from starlette.routing import Route
 
 from channels.base import Channel, Identity, IdentityKind, Inquiry, ThreadHints
 from helpdesk.bootstrap import Services
+from helpdesk.call_batch import Call
 from helpdesk.identities import InvalidIdentity, normalise_phone
 from helpdesk.intake import IntakeResult, RejectedInquiry
 from helpdesk.models import Contact, ContactIdentity, Role, User
-from helpdesk.phone_calls import CallOutcome, settle_call
 from helpdesk.web.api import read_json, services_of, validation_error
 from helpdesk.web.auth import current_user, require_role
 from helpdesk.web.responses import error
@@ -93,16 +94,11 @@ def _log(services: Services, user: User, contact_id: int,
         meta={"manual": True, "logged_by": user.id, "direction": call.direction,
               "answered": call.answered, "duration": call.duration_seconds},
     )
-    outcome = CallOutcome(answered=call.answered, callback_needed=callback,
-                          started_at=call.started_at, consultant_id=user.id,
-                          by=user.name or user.email)
-
-    def after(session: Session, _: Inquiry, result: IntakeResult) -> None:
-        settle_call(session, result.ticket_id, outcome, created=result.created,
-                    callback_queue=services.config.channels.phone.callback_queue,
-                    now=services.clock())
-
-    results = services.intake.receive_batch([inquiry], after)
+    ended = call.started_at + timedelta(seconds=call.duration_seconds)
+    results = services.calls.receive([Call(
+        inquiry, answered=call.answered, callback_needed=callback,
+        answered_at=call.started_at if call.answered else None, ended_at=ended,
+        consultant_id=user.id, by=user.name or user.email)])
     result = results[0]
     if isinstance(result, RejectedInquiry):
         return error(422, f"number: {result}")
