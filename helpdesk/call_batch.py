@@ -131,10 +131,12 @@ class _Event:
     ticket: Draft
     kind: str
     actor: str
-    # Values that are a Draft become its number, a _Message its id, when written.
     data: dict[str, Any]
     created_at: datetime
     actor_user_id: int | None = None
+    # Keys of ``data`` holding a Draft (written as its number) or a _Message (its
+    # id): known only once the batch is written.
+    refs: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -318,7 +320,8 @@ class _Plan:
             "created_at": inquiry.received_at})
         self.messages.append(message)
         self._event(ticket, "message.received", "resident",
-                    {"message_id": message, "channel": inquiry.channel}, now)
+                    {"message_id": message, "channel": inquiry.channel}, now,
+                    refs=("message_id",))
         if not created and ticket.status == TicketStatus.PENDING:
             self._event(ticket, "ticket.status", "resident",
                         {"from": "pending", "to": "open", "why": "the resident wrote again"}, now)
@@ -366,8 +369,10 @@ class _Plan:
         if found is not None:
             data["follows"] = found
             data["why"] = f"{why}; the earlier ticket was resolved too long ago to reopen"
-            self._event(found, "ticket.followed_up", "intake", {"ticket": ticket}, now)
-        self._event(ticket, "ticket.created", "intake", data, now)
+            self._event(found, "ticket.followed_up", "intake", {"ticket": ticket}, now,
+                        refs=("ticket",))
+        self._event(ticket, "ticket.created", "intake", data, now,
+                    refs=("follows",) if found is not None else ())
         if key is not None:
             self.by_key[key] = ticket
         if inquiry.channel == "phone":
@@ -423,9 +428,10 @@ class _Plan:
         self.touched.setdefault(id(ticket), ticket)
 
     def _event(self, ticket: Draft, kind: str, actor: str, data: dict[str, Any],
-               at: datetime, actor_user_id: int | None = None) -> None:
+               at: datetime, actor_user_id: int | None = None, *,
+               refs: tuple[str, ...] = ()) -> None:
         self._touch(ticket)
-        self.events.append(_Event(ticket, kind, actor, data, at, actor_user_id))
+        self.events.append(_Event(ticket, kind, actor, data, at, actor_user_id, refs))
         ticket.history.append(EventRecord(kind, data, at, actor))
 
     def _queue(self, name: str) -> int:
@@ -473,7 +479,8 @@ class _Plan:
         if self.events:
             sql.insert_many(self.conn, sql.EVENTS, [
                 {"ticket_id": e.ticket.id, "kind": e.kind, "actor": e.actor,
-                 "actor_user_id": e.actor_user_id, "data": _resolved(e.data),
+                 "actor_user_id": e.actor_user_id,
+                 "data": _resolved(e.data, e.refs) if e.refs else e.data,
                  "created_at": e.created_at} for e in self.events])
         sql.update_tickets(self.conn, [t.row() for t in drafts if not t.new])
         mark_tickets(self.conn, [t.id for t in drafts if t.id is not None])
@@ -517,14 +524,14 @@ class _Plan:
         return results
 
 
-def _resolved(data: dict[str, Any]) -> dict[str, Any]:
+def _resolved(data: dict[str, Any], refs: tuple[str, ...]) -> dict[str, Any]:
     """Event data with the batch's placeholders replaced by what was written."""
-    out: dict[str, Any] = {}
-    for name, value in data.items():
+    out = dict(data)
+    for name in refs:
+        value = out[name]
         if isinstance(value, Draft):
             assert value.id is not None
-            value = format_number(value.id)
+            out[name] = format_number(value.id)
         elif isinstance(value, _Message):
-            value = value.id
-        out[name] = value
+            out[name] = value.id
     return out

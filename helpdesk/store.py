@@ -118,6 +118,10 @@ def _sqlite_engine(url: str, *, echo: bool, immediate: bool) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # SQLite's default page cache is 2 MB; the ticket table's indexes alone
+        # outgrow it at a few thousand tickets, and every write then rereads
+        # pages. 32 MB per connection keeps them in memory.
+        cursor.execute("PRAGMA cache_size=-32768")
         cursor.close()
 
     @event.listens_for(engine, "begin")

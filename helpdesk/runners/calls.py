@@ -67,9 +67,10 @@ def import_rows(services: Services, rows: Iterable[CallRecord | RowError], *, so
     extensions = _extensions(services)
     for batch in _batches(rows, BATCH):
         inquiries: list[tuple[Inquiry, CallRecord]] = []
+        held: list[Held] = []
         for row in batch:
             if isinstance(row, RowError):
-                _reject(services, summary, row.line, row.reason, row.raw, source)
+                _reject(held, summary, row.line, row.reason, row.raw, source)
                 continue
             try:
                 inquiries.append((call_to_inquiry(row, source=source), row))
@@ -79,12 +80,12 @@ def import_rows(services: Services, rows: Iterable[CallRecord | RowError], *, so
         results = services.calls.receive([_call(i, r, extensions) for i, r in inquiries])
         for (inquiry, record), result in zip(inquiries, results, strict=True):
             if isinstance(result, RejectedInquiry):
-                _reject(services, summary, record.line, str(result), inquiry.raw_ref or "",
-                        source)
+                _reject(held, summary, record.line, str(result), inquiry.raw_ref or "", source)
             elif result.duplicate:
                 summary.duplicates += 1
             else:
                 summary.imported += 1
+        services.quarantine.keep_many(held)  # one transaction for the batch's bad rows
         if progress is not None:
             progress(summary.rows)
     return summary
@@ -97,12 +98,16 @@ def _call(inquiry: Inquiry, record: CallRecord, extensions: dict[str, int]) -> C
                 by=f"extension {record.extension}" if record.extension else "")
 
 
-def _reject(services: Services, summary: ImportSummary, line: int, reason: str, raw: str,
+# A bad row as the quarantine keeps it: (channel, raw, reason, source ref).
+Held = tuple[str, bytes, str, str | None]
+
+
+def _reject(held: list[Held], summary: ImportSummary, line: int, reason: str, raw: str,
             source: str) -> None:
     summary.rejected += 1
     summary.problems.append((line, reason))
-    services.quarantine.keep("phone", raw.encode("utf-8", "replace"), f"line {line}: {reason}",
-                             f"{source}:{line}")
+    held.append(("phone", raw.encode("utf-8", "replace"), f"line {line}: {reason}",
+                 f"{source}:{line}"))
 
 
 def _extensions(services: Services) -> dict[str, int]:
