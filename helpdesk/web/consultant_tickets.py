@@ -95,10 +95,13 @@ class Workspace:
 
 
 def load_workspace(session: Session, ticket_id: int) -> Workspace | None:
-    ticket = session.get(Ticket, ticket_id)
-    if ticket is None:
+    # The ticket and its resident together: on PostgreSQL every statement is
+    # a round trip to the server.
+    found = session.exec(select(Ticket, Contact).join(
+        Contact, col(Contact.id) == col(Ticket.contact_id)).where(Ticket.id == ticket_id)).first()
+    if found is None:
         return None
-    contact = session.get_one(Contact, ticket.contact_id)
+    ticket, contact = found
     identities = list(session.exec(select(ContactIdentity)
                                    .where(ContactIdentity.contact_id == contact.id)
                                    .order_by(col(ContactIdentity.id))))

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from channels.base import Channel
 from helpdesk.bootstrap import Services
-from helpdesk.models import OPEN_STATUSES, Contact, ContactIdentity, Queue, Ticket, User
+from helpdesk.models import OPEN_STATUSES, Contact, ContactIdentity, Ticket, User
 from helpdesk.web import consultant_actions as actions
 from helpdesk.web.auth import current_user, require_role, services_of
 from helpdesk.web.consultant_queues import (
@@ -85,29 +85,20 @@ def _queue_data(services: Services, user: User, view_key: str, filters: Filters,
 
 def _row_context(session: Session, page: QueuePage, user: User,
                  now: datetime) -> dict[str, Any]:
-    contact_ids = {t.contact_id for t in page.tickets}
-    user_ids = {t.assignee_id for t in page.tickets if t.assignee_id}
-    contacts: dict[int, str] = {}
-    if contact_ids:
-        for contact in session.exec(select(Contact).where(col(Contact.id).in_(contact_ids))):
-            if contact.id is not None:
-                contacts[contact.id] = contact.name
-        unnamed = [cid for cid, name in contacts.items() if not name]
-        if unnamed:
-            for identity in session.exec(select(ContactIdentity).where(
-                    col(ContactIdentity.contact_id).in_(unnamed))):
-                contacts[identity.contact_id] = contacts[identity.contact_id] or identity.value
-    people: dict[int, str] = {}
-    if user_ids:
-        for person in session.exec(select(User).where(col(User.id).in_(user_ids))):
-            if person.id is not None:
-                people[person.id] = person.name or person.email
-    queues = list(session.exec(select(Queue).order_by(col(Queue.name))))
+    # Names came with the rows; only residents without a name need their
+    # identities (an address or a phone number) looked up.
+    contacts = dict(page.contact_names)
+    unnamed = [cid for cid, name in contacts.items() if not name]
+    if unnamed:
+        for identity in session.exec(select(ContactIdentity).where(
+                col(ContactIdentity.contact_id).in_(unnamed))
+                .order_by(col(ContactIdentity.id))):
+            contacts[identity.contact_id] = contacts[identity.contact_id] or identity.value
     # Index-backed (assignee, status): a consultant's own open tickets are few.
     mine = session.exec(select(func.count()).select_from(Ticket).where(
         Ticket.assignee_id == user.id, col(Ticket.status).in_(OPEN_STATUSES))).one()
-    return {"contacts": contacts, "people": people, "queues": queues,
-            "queue_names": {q.id: q.title or q.name for q in queues}, "mine_count": mine,
+    return {"contacts": contacts, "people": page.assignee_names, "queues": page.queues,
+            "queue_names": {q.id: q.title or q.name for q in page.queues}, "mine_count": mine,
             "soon": now.timestamp() + 3600}
 
 
