@@ -301,19 +301,23 @@ class ChatSession:
         while True:
             await wait()
             try:
-                await self.flush()
+                await self.flush(urgent=True)
             except (WebSocketDisconnect, RuntimeError):
                 return
             except Exception:
                 log.exception("web chat push failed; the next notice retries")
 
-    async def flush(self) -> None:
-        """Send every line after the last one sent, in order."""
+    async def flush(self, *, urgent: bool = False) -> None:
+        """Send every line after the last one sent, in order.
+
+        ``urgent``: the hub said something new is here (a reply), so the read
+        goes ahead of routine ones (backlogs of windows opening, echoes).
+        """
         async with self._flush_lock:
             while True:
                 lines = await self.reader.read(partial(
                     conversation_lines, conversation=self.conversation, after=self.last_sent,
-                    limit=BATCH))
+                    limit=BATCH), urgent=urgent)
                 for line in lines:
                     await self.send(line_frame(self._chat_line(line)))
                     self.last_sent = line.seq

@@ -8,9 +8,16 @@ process shares too (the outbox dispatcher's claim waited seconds behind them),
 and forty threads running Python at once starve the event loop of the GIL.
 
 Here the reads that wait are taken together, up to ``batch`` at a time, and run
-one after another on one connection in one worker thread; at most ``lanes``
-batches run at once. A lone read still goes at once; under a burst each read
-costs its statements only, and the rest of the process keeps its threads.
+one after another on one connection in a worker thread; at most ``lanes``
+batches run at once, on threads of their own: a burst of other database work
+(a thousand residents' messages being stored) does not hold up a reply's read,
+and a burst of reads does not hold up the rest. A lone read still goes at once.
+
+Reads that bring news to a window (a reply the outbox announced) go ahead of
+the routine ones (a window's backlog when it opens, the echo of the resident's
+own message), and while every lane is busy with routine batches a spare lane
+reads them: after a burst of windows opening, the first consultant replies do
+not wait for the queue, nor for a batch under way.
 """
 
 from __future__ import annotations
@@ -18,10 +25,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from sqlalchemy.engine import Connection
 
 from helpdesk.store import Store
@@ -38,51 +47,72 @@ class _Read:
 class ChatReader:
     """Runs ``work(connection)`` for the chat windows of one event loop."""
 
-    def __init__(self, store: Store, *, batch: int = 100, lanes: int = 2) -> None:
+    def __init__(self, store: Store, *, batch: int = 25, lanes: int = 2) -> None:
         self.store = store
         self.batch = batch
         self.lanes = lanes
         self.loop = asyncio.get_running_loop()
-        self._waiting: deque[_Read] = deque()
+        # The lanes' threads, and one more for a lane that reads only urgent
+        # work while every lane is busy with routine batches.
+        self._threads = anyio.CapacityLimiter(lanes + 1)
+        self._urgent: deque[_Read] = deque()
+        self._routine: deque[_Read] = deque()
         # Counted in step with the lanes' loops (a finished task's done
         # callback runs later, and a read queued meanwhile would wait forever).
         self._running = 0
-        self._lanes: set[asyncio.Task[None]] = set()
+        self._spare_running = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
-    async def read(self, work: Callable[[Connection], T]) -> T:
+    async def read(self, work: Callable[[Connection], T], *, urgent: bool = False) -> T:
+        """``work(connection)``'s result; ``urgent`` reads go before routine ones."""
         future: asyncio.Future[T] = self.loop.create_future()
-        self._waiting.append(_Read(work, future))
+        (self._urgent if urgent else self._routine).append(_Read(work, future))
         if self._running < self.lanes:
             self._running += 1
-            lane = self.loop.create_task(self._drain(), name="chat-reader")
-            self._lanes.add(lane)
-            lane.add_done_callback(self._lanes.discard)
+            self._start(self._lane())
+        elif urgent and not self._spare_running:
+            self._spare_running = True
+            self._start(self._spare_lane())
         return await future
 
-    async def _drain(self) -> None:
+    def _start(self, lane: Coroutine[Any, Any, None]) -> None:
+        task = self.loop.create_task(lane, name="chat-reader")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _lane(self) -> None:
         try:
-            await self._drain_waiting()
+            await self._drain(self._urgent, self._routine)
         finally:
             self._running -= 1
 
-    async def _drain_waiting(self) -> None:
-        while self._waiting:
+    async def _spare_lane(self) -> None:
+        try:
+            await self._drain(self._urgent)
+        finally:
+            self._spare_running = False
+
+    async def _drain(self, *queues: deque[_Read]) -> None:
+        while any(queues):
             batch: list[_Read] = []
-            while self._waiting and len(batch) < self.batch:
-                read = self._waiting.popleft()
-                if not read.future.done():  # not a window that has closed meanwhile
-                    batch.append(read)
+            for queue in queues:
+                while queue and len(batch) < self.batch:
+                    read = queue.popleft()
+                    if not read.future.done():  # not a window that has closed meanwhile
+                        batch.append(read)
             if not batch:
                 continue
             try:
-                outcomes = await self.store.run(_run_all, self.store,
-                                                [read.work for read in batch])
+                outcomes = await anyio.to_thread.run_sync(
+                    _run_all, self.store, [read.work for read in batch], limiter=self._threads)
             except Exception as exc:  # no connection: the windows retry on the next notice
                 _fail(batch, exc)
                 continue
             except BaseException:  # the loop is closing: nobody is left to drain
-                _fail([*batch, *self._waiting], ConnectionError("the chat reader stopped"))
-                self._waiting.clear()
+                _fail([*batch, *self._urgent, *self._routine],
+                      ConnectionError("the chat reader stopped"))
+                self._urgent.clear()
+                self._routine.clear()
                 raise
             for read, (ok, value) in zip(batch, outcomes, strict=True):
                 if read.future.done():

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import anyio.to_thread
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -16,6 +18,7 @@ from channels.webchat import MessageFrame, inquiry_from_frame, parse_frame
 from helpdesk.bootstrap import Services
 from helpdesk.runners.webchat import limits_of
 from helpdesk.store import Store
+from helpdesk.web import chat_reader
 from helpdesk.web.chat_history import (
     CHANGED,
     LINES,
@@ -41,23 +44,24 @@ def _chat(services: Services, conversation: str) -> str:
     return services.intake.receive(inquiry).ticket_number
 
 
-def _counting(store: Store) -> list[int]:
-    """Counts the store's thread hops (and how many reads each carried)."""
+def _counting(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the reader's trips to a worker thread (and how many reads each carried)."""
     hops: list[int] = []
-    run = store.run
+    run_all = chat_reader._run_all
 
-    async def counted(fn: Callable[..., Any], *args: Any) -> Any:
-        hops.append(len(args[1]) if len(args) > 1 else 1)
-        return await run(fn, *args)
+    def counted(store: Store, works: list[Callable[[Connection], Any]]) -> list[Any]:
+        hops.append(len(works))
+        return run_all(store, works)
 
-    store.run = counted  # type: ignore[method-assign]
+    monkeypatch.setattr(chat_reader, "_run_all", counted)
     return hops
 
 
-async def test_reads_that_wait_together_share_one_connection(services: Services) -> None:
+async def test_reads_that_wait_together_share_one_connection(
+        services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
     store = services.store
     numbers = {f"{i:064x}": _chat(services, f"{i:064x}") for i in range(1, 121)}
-    hops = _counting(store)
+    hops = _counting(monkeypatch)
     reader = ChatReader(store, batch=50, lanes=1)
     found = await asyncio.gather(*(reader.read(partial(current_ticket, conversation=c))
                                    for c in numbers))
@@ -67,6 +71,51 @@ async def test_reads_that_wait_together_share_one_connection(services: Services)
     # A lone read goes at once, in its own small batch.
     assert await reader.read(partial(current_ticket, conversation="f" * 64)) is None
     assert hops[-1] == 1
+
+
+async def test_reads_do_not_queue_behind_the_shared_thread_pool(services: Services) -> None:
+    conversation = "d" * 64
+    number = _chat(services, conversation)
+    reader = ChatReader(services.store)
+    # Every thread of the pool that other database work shares is busy (a
+    # thousand residents' messages being stored, say).
+    pool = anyio.to_thread.current_default_thread_limiter()
+    release = threading.Event()
+    busy = [asyncio.ensure_future(anyio.to_thread.run_sync(release.wait))
+            for _ in range(int(pool.total_tokens))]
+    try:
+        while pool.borrowed_tokens < pool.total_tokens:  # noqa: ASYNC110 - no event for this
+            await asyncio.sleep(0.01)
+        async with asyncio.timeout(5):
+            assert await reader.read(partial(current_ticket, conversation=conversation)) == number
+    finally:
+        release.set()
+        await asyncio.gather(*busy)
+
+
+async def test_news_for_a_window_is_read_before_routine_backlogs(services: Services) -> None:
+    reader = ChatReader(services.store, batch=10, lanes=1)
+    ran: list[str] = []
+    underway, go_on = threading.Event(), threading.Event()
+
+    def work(name: str, conn: Connection) -> str:
+        if name == "backlog-0":
+            underway.set()
+            go_on.wait(5)
+        ran.append(name)
+        return name
+
+    routine = [asyncio.ensure_future(reader.read(partial(work, f"backlog-{i}")))
+               for i in range(30)]
+    await asyncio.to_thread(underway.wait, 5)  # the first batch of ten is being read
+    try:
+        # Neither the twenty queued behind nor the batch under way hold it up.
+        assert await asyncio.wait_for(reader.read(partial(work, "reply"), urgent=True), 5)
+        assert ran == ["reply"]
+    finally:
+        go_on.set()
+    await asyncio.gather(*routine)
+    assert ran[1:] == [f"backlog-{i}" for i in range(30)]
 
 
 async def test_a_read_that_fails_fails_alone(services: Services) -> None:
