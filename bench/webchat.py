@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -129,6 +130,8 @@ async def run(args: argparse.Namespace) -> None:
         sys.executable, __file__, "--residents", ws_url, "--conversations",
         str(args.conversations), stdout=subprocess.PIPE)
     assert child.stdout is not None
+    # The machine may be shared: the load says how far to trust a figure.
+    load_before = os.getloadavg()[0]
     print(f"opening {args.conversations} chat windows on {store.url.get_backend_name()}...")
     started = time.monotonic()
     ready = json.loads(await child.stdout.readline())["ready"]
@@ -160,6 +163,7 @@ async def run(args: argparse.Namespace) -> None:
     server.should_exit = True
     await serving
     services.close()
+    shutil.rmtree(workdir, ignore_errors=True)
 
     arrived = {int(k): v for k, v in json.loads(line)["arrived"].items()}
     latencies = sorted((arrived[i] - sent_at[i]) * 1000 for i in arrived)
@@ -169,6 +173,7 @@ async def run(args: argparse.Namespace) -> None:
           f"delivered {len(arrived)}, dropped {dropped}")
     print(f"queue -> frame latency: p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, "
           f"p99 {q[98]:.1f} ms, max {latencies[-1]:.1f} ms")
+    print(f"load average (1 min): {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     goal = q[98] <= 100 and dropped == 0
     print("goal (p99 <= 100 ms, none dropped):", "met" if goal else "NOT met")
 
