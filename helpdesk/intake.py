@@ -13,9 +13,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
@@ -38,7 +39,7 @@ from helpdesk.models import (
     TicketStatus,
     utcnow,
 )
-from helpdesk.reports_rollup import mark_tickets
+from helpdesk.reports_rollup import DIRTY, WATCHED, local_day, mark_tickets
 from helpdesk.store import Store
 from helpdesk.ticket_numbers import format_number, parse_number
 
@@ -190,6 +191,7 @@ class Intake:
         self.policy.after_receive(session, Received(
             inquiry=inquiry, ticket=ticket, message_id=message_id, contact_id=contact_id,
             created=created, reopened=reopened, now=now, session=session))
+        _save_ticket(session, conn, ticket, created=created)
         return IntakeResult(ticket_id=ticket.id, message_id=message_id, created=created,
                             duplicate=False, reopened=reopened)
 
@@ -275,6 +277,35 @@ class Intake:
             if found is not None:
                 return session.get_one(Ticket, found), "the caller has an open phone ticket"
         return None, ""
+
+
+def _save_ticket(session: Session, conn: Connection, ticket: Ticket, *, created: bool) -> None:
+    """Write the ticket's changed columns with one UPDATE and let the session forget it.
+
+    Left to the ORM, the flush of this one object at commit (unit of work,
+    change listeners) cost a quarter of intake's time. The supervisor reports'
+    marks are written here as the flush's listener would have written them: the
+    days the ticket counted in before and after the change (a new ticket is
+    marked already).
+    """
+    state = sa.inspect(ticket)
+    values = state.dict
+    changed = {key: values[key] for key, before in state.committed_state.items()
+               if key in _COLUMNS and values.get(key) != before}
+    if changed:
+        conn.execute(sa.update(_TICKETS).where(_TICKETS.c.id == ticket.id).values(changed))
+        if not created and any(key in WATCHED for key in changed):
+            days: set[date] = set()
+            for key in ("created_at", "resolved_at"):
+                for value in (values.get(key), state.committed_state.get(key)):
+                    if isinstance(value, datetime):
+                        days.add(local_day(value))
+            conn.execute(sa.insert(DIRTY), [{"day": day, "ticket_id": None} for day in days])
+    session.expunge(ticket)
+
+
+_TICKETS: sa.Table = Ticket.__table__  # type: ignore[attr-defined]
+_COLUMNS = frozenset(_TICKETS.c.keys())
 
 
 def may_reopen(ticket: Any, now: datetime, window: timedelta) -> bool:

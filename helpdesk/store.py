@@ -122,6 +122,7 @@ def _sqlite_engine(url: str, *, echo: bool, immediate: bool) -> Engine:
         # outgrow it at a few thousand tickets, and every write then rereads
         # pages. 32 MB per connection keeps them in memory.
         cursor.execute("PRAGMA cache_size=-32768")
+        cursor.execute("PRAGMA wal_autocheckpoint=10000")
         cursor.close()
 
     @event.listens_for(engine, "begin")
