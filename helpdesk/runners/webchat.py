@@ -201,7 +201,9 @@ class ChatSession:
         if hello.token is None:
             ready["token"] = token  # only ever sent to the browser that keeps it
         await self.send(ready)
-        with self.services.chat_hub.watch(self.conversation, self._changed_since) as watcher:
+        # The hub's poll may outlive this window: it holds the reader, not the session.
+        poll = partial(_changes, self.reader)
+        with self.services.chat_hub.watch(self.conversation, poll) as watcher:
             self.watcher = watcher
             if not fresh:
                 await self.flush()
@@ -212,9 +214,6 @@ class ChatSession:
                 pusher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await pusher
-
-    async def _changed_since(self, mark: int | None) -> tuple[int, Mapping[str, int]]:
-        return await self.reader.read(partial(changed_since, mark=mark))
 
     async def _hello(self) -> Hello | None:
         try:
@@ -347,6 +346,11 @@ class ChatSession:
         frame = error_frame(code, text, client_id=client_id, retry_after=retry_after)
         frame["detail"] = detail
         await self.send(frame)
+
+
+async def _changes(reader: ChatReader, mark: int | None) -> tuple[int, Mapping[str, int]]:
+    """The hub's database poll, read beside the windows' reads."""
+    return await reader.read(partial(changed_since, mark=mark))
 
 
 def _client_id_hint(raw: str | bytes, limit: int) -> str | None:
