@@ -196,8 +196,10 @@ class Assigner:
             except Exception:
                 log.exception("assignment failed; retrying")
             self.wakeup.clear()
+            # Not wait_for, which on Python 3.11 can swallow a cancellation (see outbox).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), self.config.interval_seconds)
+                async with asyncio.timeout(self.config.interval_seconds):
+                    await self.wakeup.wait()
 
     # -- by hand --------------------------------------------------------------
 

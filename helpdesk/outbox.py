@@ -184,9 +184,11 @@ class Dispatcher:
                 log.exception("outbox dispatch failed; retrying")
                 sent = 0
             if sent == 0:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a
+                # cancellation that arrives as the wakeup fires, and the task runs on.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wakeup.wait(),
-                                           self.config.poll_interval_seconds)
+                    async with asyncio.timeout(self.config.poll_interval_seconds):
+                        await self.wakeup.wait()
 
     async def dispatch_due(self, limit: int = 50) -> int:
         """Claim and send what is due now; returns how many were attempted."""

@@ -55,9 +55,11 @@ def create_app(services: Services, *, background: bool = False) -> Starlette:
         finally:
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            if tasks:
+                # Bounded: a task that lost its cancel must not hold the shutdown.
+                _, stuck = await asyncio.wait(tasks, timeout=10)
+                for task in stuck:
+                    log.warning("%s did not stop within 10 s of the shutdown", task.get_name())
             for close in services.closers:
                 with contextlib.suppress(Exception):
                     await close()

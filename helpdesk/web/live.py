@@ -175,8 +175,10 @@ async def live(request: Request) -> Response:
                 if left <= 0:
                     break
                 try:
-                    kind, payload = await asyncio.wait_for(
-                        sub.queue.get(), min(KEEPALIVE_SECONDS, left))
+                    # Not wait_for, which on Python 3.11 can swallow the cancel of a
+                    # closed connection.
+                    async with asyncio.timeout(min(KEEPALIVE_SECONDS, left)):
+                        kind, payload = await sub.queue.get()
                 except TimeoutError:
                     yield ": keepalive\n\n"
                     continue

@@ -200,14 +200,10 @@ async def running(services: Services) -> Any:
         yield [runner, dispatcher]
     finally:
         try:
-            # The mailbox runner must end on the first cancel.
+            # Both must end on the first cancel, even one that lands as the
+            # dispatcher's wakeup fires (the sink sets it for every stored mail).
             await stop_task(runner)
-            # Dispatcher.run (helpdesk/outbox.py) waits for its wakeup with
-            # asyncio.wait_for, which on Python 3.11 swallows a cancel that lands
-            # as the wakeup fires; the sink sets it for every stored mail, so a
-            # test that stops right after the last one left the dispatcher running
-            # and `await task` waited for ever. Cancelled again, it stops.
-            await stop_task(dispatcher, cancel_again=True)
+            await stop_task(dispatcher)
         finally:
             await poller_of(services).close()
             services.close()
@@ -455,7 +451,7 @@ async def test_replies_wait_while_smtp_is_down_and_go_out_once(
         await asyncio.sleep(0.5)  # more rounds of the dispatcher: nothing is sent again
     finally:
         try:
-            await stop_task(dispatcher, cancel_again=True)  # see running()
+            await stop_task(dispatcher)
         finally:
             services.close()
     assert len(smtp.messages) == 3

@@ -103,14 +103,11 @@ async def flags_by_uid(client: Any, folder: str = "INBOX") -> dict[int, set[str]
     return found
 
 
-async def stop_task(task: asyncio.Task[Any], *, within: float = 10.0,
-                    cancel_again: bool = False) -> None:
+async def stop_task(task: asyncio.Task[Any], *, within: float = 10.0) -> None:
     """Cancel ``task`` and wait for it to end, failing with its stack after ``within`` s.
 
     A bare ``await task`` after ``cancel()`` waits for ever when the task lost
     the cancellation, and the whole run stalls with nothing to show why.
-    ``cancel_again`` repeats the cancel every half second for a task known to
-    lose one now and then (see tests/helpdesk/test_email_flow.py).
     """
     deadline = time.monotonic() + within
     task.cancel()
@@ -122,8 +119,6 @@ async def stop_task(task: asyncio.Task[Any], *, within: float = 10.0,
                 f"task {task.get_name()} still runs {within} s after it was cancelled:\n"
                 f"{stack.getvalue()}")
         await asyncio.wait({task}, timeout=min(0.5, max(deadline - time.monotonic(), 0.01)))
-        if cancel_again and not task.done():
-            task.cancel()
     if not task.cancelled():
         task.result()  # an error it ended with instead is the test's failure
         raise AssertionError(f"task {task.get_name()} returned instead of being cancelled")
