@@ -60,7 +60,7 @@ from helpdesk.intake_sql import MESSAGE_DEFAULTS, NAME_CONTACT, TICKET_DEFAULTS,
 from helpdesk.models import OPEN_STATUSES, AuthorKind, Direction, TicketStatus, utcnow
 from helpdesk.reports_rollup import mark_tickets
 from helpdesk.routing import Router, RoutingDecision, RoutingInput, apply_decision
-from helpdesk.sla import EventRecord, SlaClock, timeline_from_events
+from helpdesk.sla import ClockEvent, SlaClock, timeline_from_events
 from helpdesk.store import Store
 from helpdesk.ticket_numbers import format_number
 from helpdesk.webhooks import Webhooks
@@ -112,11 +112,20 @@ class Draft:
     # A ticket new in this batch that this one follows up (its id comes later).
     follows: Draft | None = None
     # This batch's events for the SLA replay, after the stored ones.
-    history: list[EventRecord] = field(default_factory=list)
+    history: list[ClockEvent] = field(default_factory=list)
+    touched: bool = False
     created_with: dict[str, Any] = field(default_factory=dict)
+    # The columns as stored, for a ticket loaded from the database.
+    stored: dict[str, Any] | None = None
 
     def row(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in sql.TICKET_COLUMNS}
+
+    def changes(self) -> dict[str, Any]:
+        """The columns that differ from the stored ticket."""
+        stored = self.stored or {}
+        return {name: value for name in sql.CHANGING
+                if (value := getattr(self, name)) != stored.get(name)}
 
 
 @dataclass(slots=True, eq=False)
@@ -206,7 +215,7 @@ class _Plan:
         self.by_key: dict[str, Draft] = {}
         self.open_phone: dict[int, list[Draft]] = {}
         self.identities: dict[int, list[tuple[str, str]]] = {}
-        self.touched: dict[int, Draft] = {}  # by id(draft): every ticket this batch changes
+        self.touched: list[Draft] = []  # every ticket this batch changes
         self.messages: list[_Message] = []
         self.events: list[_Event] = []
         self.breached: list[tuple[Draft, str]] = []
@@ -301,10 +310,10 @@ class _Plan:
         contacts = sorted({s[0] for s in senders.values() if isinstance(s, tuple)})
         drafts: dict[int, Draft] = {}
         for row in sql.tickets_by_conversation(self.conn, keys):
-            draft = drafts.setdefault(row["id"], Draft(**row))
+            draft = drafts.setdefault(row["id"], Draft(**row, stored=row))
             self.by_key[row["conversation_key"]] = draft  # oldest first: the newest stays
         for row in sql.open_phone_tickets(self.conn, contacts):
-            draft = drafts.setdefault(row["id"], Draft(**row))
+            draft = drafts.setdefault(row["id"], Draft(**row, stored=row))
             self.open_phone.setdefault(draft.contact_id, []).append(draft)
 
     # -- one call ----------------------------------------------------------------
@@ -425,14 +434,17 @@ class _Plan:
     # -- helpers -----------------------------------------------------------------
 
     def _touch(self, ticket: Draft) -> None:
-        self.touched.setdefault(id(ticket), ticket)
+        if not ticket.touched:
+            ticket.touched = True
+            self.touched.append(ticket)
 
     def _event(self, ticket: Draft, kind: str, actor: str, data: dict[str, Any],
                at: datetime, actor_user_id: int | None = None, *,
                refs: tuple[str, ...] = ()) -> None:
         self._touch(ticket)
-        self.events.append(_Event(ticket, kind, actor, data, at, actor_user_id, refs))
-        ticket.history.append(EventRecord(kind, data, at, actor))
+        event = _Event(ticket, kind, actor, data, at, actor_user_id, refs)
+        self.events.append(event)
+        ticket.history.append(event)
 
     def _queue(self, name: str) -> int:
         queue_id = self.queues.get(name)
@@ -445,7 +457,7 @@ class _Plan:
         """The SLA clock's verdict on every ticket the batch touched, at the end
         of the batch (a ticket answered by a later call of the batch is judged
         answered, as it is)."""
-        drafts = list(self.touched.values())
+        drafts = self.touched
         stored = sql.events(self.conn, [t.id for t in drafts if t.id is not None])
         listener = self.sla.on_breach if self.batch.webhooks else None
         for ticket in drafts:
@@ -462,7 +474,7 @@ class _Plan:
     # -- writing -----------------------------------------------------------------
 
     def _write(self) -> None:
-        drafts = list(self.touched.values())
+        drafts = self.touched
         new = [t for t in drafts if t.new]
         rows = [{**TICKET_DEFAULTS, **{k: v for k, v in t.row().items() if k != "id"}}
                 for t in new]
@@ -482,7 +494,7 @@ class _Plan:
                  "actor_user_id": e.actor_user_id,
                  "data": _resolved(e.data, e.refs) if e.refs else e.data,
                  "created_at": e.created_at} for e in self.events])
-        sql.update_tickets(self.conn, [t.row() for t in drafts if not t.new])
+        sql.update_tickets(self.conn, [(t.id, t.changes()) for t in drafts if t.id and not t.new])
         mark_tickets(self.conn, [t.id for t in drafts if t.id is not None])
         self._hooks(new)
 

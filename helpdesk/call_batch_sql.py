@@ -24,7 +24,7 @@ from helpdesk.models import (
     Ticket,
     UTCDateTime,
 )
-from helpdesk.sla import EventRecord
+from helpdesk.sla import CLOCK_EVENTS, EventRecord
 
 _c = Contact.__table__.c  # type: ignore[attr-defined]
 _e = Event.__table__.c  # type: ignore[attr-defined]
@@ -69,8 +69,11 @@ _OPEN_PHONE = (
     .where(_t.contact_id.in_(sa.bindparam("ids", expanding=True)), _t.channel == "phone",
            _t.status.in_([str(s) for s in OPEN_STATUSES]), _t.merged_into_id.is_(None))
     .order_by(_t.id))
+# The kinds are tested through coalesce() so that SQLite walks the ticket's
+# events (index ix_event_ticket) instead of every event of those kinds.
 _EVENTS = (sa.select(_e.ticket_id, _e.kind, _e.data, _e.created_at, _e.actor)
-           .where(_e.ticket_id.in_(sa.bindparam("ids", expanding=True)))
+           .where(_e.ticket_id.in_(sa.bindparam("ids", expanding=True)),
+                  sa.func.coalesce(_e.kind, "").in_(sorted(CLOCK_EVENTS)))
            .order_by(_e.ticket_id, _e.id))
 QUEUES = sa.select(_q.id, _q.name)
 INSERT_QUEUE = sa.insert(Queue.__table__).returning(_q.id)  # type: ignore[attr-defined]
@@ -79,11 +82,6 @@ IDENTITIES: sa.Table = ContactIdentity.__table__  # type: ignore[attr-defined]
 TICKETS: sa.Table = Ticket.__table__  # type: ignore[attr-defined]
 MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
 EVENTS: sa.Table = Event.__table__  # type: ignore[attr-defined]
-UPDATE_TICKETS = (
-    sa.update(Ticket.__table__)  # type: ignore[attr-defined]
-    .where(_t.id == sa.bindparam("ticket_id", type_=_t.id.type))
-    .values({name: sa.bindparam(f"new_{name}", type_=getattr(_t, name).type)
-             for name in CHANGING}))
 LINK_TICKETS = (sa.update(Ticket.__table__)  # type: ignore[attr-defined]
                 .where(_t.id == sa.bindparam("ticket_id"))
                 .values(linked_ticket_id=sa.bindparam("linked")))
@@ -138,7 +136,7 @@ def open_phone_tickets(conn: Connection, contact_ids: Sequence[int]) -> list[dic
 
 
 def events(conn: Connection, ticket_ids: Sequence[int]) -> dict[int, list[EventRecord]]:
-    """Each ticket's stored events, oldest first, as the SLA clock replays them."""
+    """Each ticket's stored events that the SLA clock replays, oldest first."""
     found: dict[int, list[EventRecord]] = {}
     for part in chunks(ticket_ids):
         for ticket_id, kind, data, created_at, actor in conn.execute(_EVENTS, {"ids": part}):
@@ -225,9 +223,17 @@ def add_queue(conn: Connection, name: str) -> int:
                                            "active": True}).scalar_one())
 
 
-def update_tickets(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        execute_many(conn, UPDATE_TICKETS, [
-            {"ticket_id": row["id"], **{f"new_{name}": row[name] for name in CHANGING}}
-            for row in rows])
-
+def update_tickets(conn: Connection, changes: list[tuple[int, dict[str, Any]]]) -> None:
+    """Write each ticket's changed columns, one statement per set of columns:
+    SQLite updates the entries of every index on a column it sets, changed or
+    not, and the ticket table has many indexes."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for ticket_id, changed in changes:
+        if changed:
+            groups.setdefault(tuple(sorted(changed)), []).append(
+                {"ticket_id": ticket_id, **{f"new_{k}": v for k, v in changed.items()}})
+    for names, rows in groups.items():
+        execute_many(conn, sa.update(Ticket.__table__)  # type: ignore[attr-defined]
+                     .where(_t.id == sa.bindparam("ticket_id", type_=_t.id.type))
+                     .values({n: sa.bindparam(f"new_{n}", type_=getattr(_t, n).type)
+                              for n in names}), rows)

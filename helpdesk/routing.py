@@ -95,6 +95,8 @@ class Router:
             if compiled.keywords:
                 if words is None:
                     words = tuple(self.normalizer.tokens(f"{item.subject}\n{item.text}"))
+                if not words:  # nothing written (a call without notes) mentions nothing
+                    continue
                 hit = next((text for kw, text in compiled.keywords if _contains(words, kw)),
                            None)
                 if hit is None:

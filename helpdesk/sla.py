@@ -36,6 +36,9 @@ PAUSED = frozenset({TicketStatus.PENDING, TicketStatus.RESOLVED, TicketStatus.CL
 STOPPED = frozenset({TicketStatus.RESOLVED, TicketStatus.CLOSED})
 # Events that are a person answering the resident (a bot's are marked actor "bot").
 RESPONSE_EVENTS = frozenset({"message.queued", "call.answered", "ticket.responded"})
+# Every event the replay below reads; the others may be left unread.
+CLOCK_EVENTS = RESPONSE_EVENTS | {"ticket.status", "ticket.reopened", "ticket.created",
+                                  "sla.warning", "sla.breached", "sla.escalated"}
 
 # Called for every breach, so webhooks and notifications can follow. The ticket is
 # a Ticket, or a bulk import's row with the same attributes.
@@ -76,6 +79,19 @@ class SlaPolicies:
                          max(t.resolution_minutes for t in every))
 
 
+class ClockEvent(Protocol):
+    """What the replay reads of an event (an :class:`EventRecord` fits)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def data(self) -> Mapping[str, Any]: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def actor(self) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
 class EventRecord:
     """The parts of an event the clock reads (an :class:`Event` row fits)."""
@@ -102,7 +118,7 @@ class Timeline:
     priority_before_escalation: int | None = None
 
 
-def _status_change(event: EventRecord) -> str | None:
+def _status_change(event: ClockEvent) -> str | None:
     if event.kind == "ticket.status":
         to = event.data.get("to")
         return str(to) if to else None
@@ -113,7 +129,7 @@ def _status_change(event: EventRecord) -> str | None:
     return None
 
 
-def timeline_from_events(created_at: datetime, events: Iterable[EventRecord], *,
+def timeline_from_events(created_at: datetime, events: Iterable[ClockEvent], *,
                          priority: int | None = None) -> Timeline:
     """Replay a ticket's events (oldest first) into the facts the clock needs."""
     status: str = TicketStatus.NEW

@@ -9,6 +9,7 @@ caller retries (see :meth:`Store.write_retrying`).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio.to_thread
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
@@ -43,7 +45,8 @@ class Store:
             self.write_engine = _sqlite_engine(url, echo=echo, immediate=True)
         else:
             self.engine = sa.create_engine(url, echo=echo, pool_size=pool_size,
-                                           max_overflow=pool_size, pool_pre_ping=True)
+                                           max_overflow=pool_size, pool_pre_ping=True,
+                                           json_serializer=to_json, json_deserializer=orjson.loads)
             self.write_engine = self.engine
         # One writer per process on SQLite: threads wait here rather than
         # spinning on SQLite's busy handler.
@@ -98,6 +101,18 @@ class Store:
         return await anyio.to_thread.run_sync(fn, *args)
 
 
+def to_json(value: Any) -> str:
+    """JSON columns (event data, message meta, outbox payloads) as text.
+
+    orjson writes them five to ten times faster than the json module, and an
+    import writes several per call. A value it refuses (an integer beyond 64
+    bits) goes through json."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def _is_transient(exc: OperationalError) -> bool:
     text = str(exc.orig).lower()
     return ("locked" in text or "busy" in text or "deadlock" in text
@@ -106,7 +121,8 @@ def _is_transient(exc: OperationalError) -> bool:
 
 def _sqlite_engine(url: str, *, echo: bool, immediate: bool) -> Engine:
     engine = sa.create_engine(url, echo=echo, connect_args={"check_same_thread": False,
-                                                            "timeout": 30})
+                                                            "timeout": 30},
+                              json_serializer=to_json, json_deserializer=orjson.loads)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
