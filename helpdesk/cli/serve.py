@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 from pathlib import Path
 
@@ -44,6 +45,11 @@ def run(args: argparse.Namespace) -> int:
     port = args.port or config.server.port
     print(f"Tanya PTSP is serving on http://{host}:{port}/ "
           f"(database: {store.url.render_as_string(hide_password=True)})", flush=True)
+    # Everything built so far (modules, the FAQ matcher, templates) lives as long
+    # as the server: kept out of the collector's full passes, which otherwise
+    # walk those objects again and again and stall replies for a few hundred ms.
+    gc.collect()
+    gc.freeze()
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info",
                                            proxy_headers=True, ws="websockets-sansio"))
     try:
