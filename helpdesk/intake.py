@@ -260,7 +260,7 @@ class Intake:
                 return _follow_merges(session, found), "it answers one of the ticket's messages"
         if hints.ticket_number:
             number = parse_number(hints.ticket_number)
-            ticket = session.get(Ticket, number) if number else None
+            ticket = sql.load_ticket(session, number) if number else None
             # Only the resident's own tickets: a quoted number must not let a
             # stranger write into someone else's conversation.
             if ticket is not None and ticket.contact_id == contact_id:
@@ -269,13 +269,13 @@ class Intake:
         if key is not None:
             found = sql.ticket_by_conversation(conn, key)
             if found is not None:
-                return session.get_one(Ticket, found), "it continues the same conversation"
+                return _ticket(session, found), "it continues the same conversation"
         elif inquiry.channel == Channel.PHONE:
             # A call outside a callback thread belongs with the caller's open phone
             # ticket (they called back, or we reached them).
             found = sql.open_phone_ticket(conn, contact_id)
             if found is not None:
-                return session.get_one(Ticket, found), "the caller has an open phone ticket"
+                return _ticket(session, found), "the caller has an open phone ticket"
         return None, ""
 
 
@@ -293,7 +293,14 @@ def _save_ticket(session: Session, conn: Connection, ticket: Ticket, *, created:
     changed = {key: values[key] for key, before in state.committed_state.items()
                if key in _COLUMNS and values.get(key) != before}
     if changed:
-        conn.execute(sa.update(_TICKETS).where(_TICKETS.c.id == ticket.id).values(changed))
+        names = tuple(sorted(changed))
+        update = _UPDATES.get(names)
+        if update is None:
+            update = _UPDATES[names] = (
+                sa.update(_TICKETS).where(_TICKETS.c.id == sa.bindparam("ticket_id"))
+                .values({name: sa.bindparam(f"v_{name}") for name in names}))
+        conn.execute(update, {"ticket_id": ticket.id,
+                              **{f"v_{name}": value for name, value in changed.items()}})
         if not created and any(key in WATCHED for key in changed):
             days: set[date] = set()
             for key in ("created_at", "resolved_at"):
@@ -306,6 +313,8 @@ def _save_ticket(session: Session, conn: Connection, ticket: Ticket, *, created:
 
 _TICKETS: sa.Table = Ticket.__table__  # type: ignore[attr-defined]
 _COLUMNS = frozenset(_TICKETS.c.keys())
+# An UPDATE per set of changed columns, built once (a few sets recur).
+_UPDATES: dict[tuple[str, ...], sa.Update] = {}
 
 
 def may_reopen(ticket: Any, now: datetime, window: timedelta) -> bool:
@@ -317,12 +326,19 @@ def may_reopen(ticket: Any, now: datetime, window: timedelta) -> bool:
     return now - resolved <= window
 
 
+def _ticket(session: Session, ticket_id: int) -> Ticket:
+    ticket = sql.load_ticket(session, ticket_id)
+    if ticket is None:
+        raise LookupError(f"no ticket {ticket_id}")
+    return ticket
+
+
 def _follow_merges(session: Session, ticket_id: int) -> Ticket:
-    ticket = session.get_one(Ticket, ticket_id)
+    ticket = _ticket(session, ticket_id)
     seen = {ticket_id}
     while ticket.merged_into_id is not None and ticket.merged_into_id not in seen:
         seen.add(ticket.merged_into_id)
-        ticket = session.get_one(Ticket, ticket.merged_into_id)
+        ticket = _ticket(session, ticket.merged_into_id)
     return ticket
 
 

@@ -15,7 +15,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import configure_mappers, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
 from helpdesk.models import (
@@ -137,10 +139,33 @@ def as_read(values: dict[str, Any]) -> dict[str, Any]:
 def stored_ticket(session: Session, ticket_id: int, values: dict[str, Any]) -> Ticket:
     """The ticket just inserted with ``values``, as a session object, without
     reading it back (a SELECT per new ticket, the ORM's costliest step here)."""
-    ticket = Ticket(id=ticket_id, **as_read({**TICKET_DEFAULTS, **values}))
+    return _attached(session, {**as_read({**TICKET_DEFAULTS, **values}), "id": ticket_id})
+
+
+def load_ticket(session: Session, ticket_id: int) -> Ticket | None:
+    """The session's ticket ``ticket_id``: one prebuilt SELECT and a session
+    object made from its row, instead of the ORM's load path (a fifth of
+    intake's time for a follow-up message)."""
+    known = session.identity_map.get(identity_key(Ticket, ticket_id))
+    if known is not None:
+        return known
+    row = session.connection().execute(_TICKET, {"id": ticket_id}).mappings().first()
+    return None if row is None else _attached(session, dict(row))
+
+
+def _attached(session: Session, values: dict[str, Any]) -> Ticket:
+    # Built as the ORM builds a loaded row (no validation: the values are the
+    # database's) and attached as an unchanged, stored object.
+    configure_mappers()  # done by the ORM's first query, which may not have run yet
+    ticket: Ticket = _TICKET_CLASS.new_instance()
+    instance_state(ticket).dict.update(values)
     make_transient_to_detached(ticket)
     session.add(ticket)
     return ticket
+
+
+_TICKET_CLASS = Ticket._sa_class_manager  # type: ignore[attr-defined]
+_TICKET = sa.select(Ticket.__table__).where(_t.id == sa.bindparam("id"))  # type: ignore[attr-defined]
 
 
 def _defaults(table: sa.Table) -> dict[str, Any]:
