@@ -77,47 +77,66 @@ def percentiles(conn: Connection, dialect: Dialect, value: ColumnElement[Any],
     with ROW_NUMBER() in one sort and only the two ranks around each percentile
     come back.
     """
-    conditions = [value.is_not(None), *where]
+    return percentiles_of(conn, dialect, [value], where, ps, group=group)[0]
+
+
+def percentiles_of(conn: Connection, dialect: Dialect, values: Sequence[ColumnElement[Any]],
+                   where: Sequence[ColumnElement[bool]], ps: Sequence[float], *,
+                   group: ColumnElement[Any] | None = None) -> list[Groups]:
+    """:func:`percentiles` of several values of the same rows in one statement,
+    reading the rows once: one Groups per value."""
+    some = sa.or_(*(value.is_not(None) for value in values))
     key = group if group is not None else sa.literal(None)
+    results: list[Groups] = [{} for _ in values]
     if not dialect.is_sqlite:
-        columns = [sa.func.percentile_cont(p).within_group(value) for p in ps]
-        query = sa.select(key, sa.func.count(value), *columns).where(*conditions)
+        columns: list[ColumnElement[Any]] = []
+        for value in values:
+            columns += [sa.func.count(value),
+                        *(sa.func.percentile_cont(p).within_group(value) for p in ps)]
+        query = sa.select(key, *columns).where(some, *where)
         if group is not None:
             query = query.group_by(group)
-        out: Groups = {}
+        width = 1 + len(ps)
         for row in conn.execute(query):
-            if row[1]:
-                out[row[0]] = (int(row[1]), [_float(v) for v in row[2:]])
-        return out
-    partition = [group] if group is not None else []
-    ranked = sa.select(
-        key.label("g"), value.label("v"),
-        sa.func.row_number().over(partition_by=partition, order_by=value).label("rn"),
-        sa.func.count().over(partition_by=partition).label("n"),
-    ).where(*conditions).subquery()
-    picks: list[ColumnElement[Any]] = []
-    for p in ps:
-        low = sa.cast(p * (ranked.c.n - 1), sa.Integer()) + 1
-        picks.append(sa.func.max(sa.case((ranked.c.rn == low, ranked.c.v))))
-        picks.append(sa.func.max(sa.case((ranked.c.rn == low + 1, ranked.c.v))))
-    rows = conn.execute(sa.select(ranked.c.g, sa.func.max(ranked.c.n), *picks)
-                        .group_by(ranked.c.g))
-    result: Groups = {}
-    for row in rows:
-        n = int(row[1])
-        values: list[float | None] = []
-        for i, p in enumerate(ps):
-            low_v, high_v = row[2 + 2 * i], row[3 + 2 * i]
+            for i, out in enumerate(results):
+                n, *picked = row[1 + i * width:1 + (i + 1) * width]
+                if n:
+                    out[row[0]] = (int(n), [_float(v) for v in picked])
+        return results
+    # The rows are read once into a CTE (materialised: every value's ranking
+    # reads it), then each value is ranked on its own.
+    rows = sa.select(key.label("g"), *(value.label(f"v{i}") for i, value in enumerate(values))
+                     ).where(some, *where).cte("picked")
+    arms = []
+    for i in range(len(values)):
+        value = rows.c[f"v{i}"]
+        ranked = sa.select(
+            rows.c.g, value.label("v"),
+            sa.func.row_number().over(partition_by=rows.c.g, order_by=value).label("rn"),
+            sa.func.count().over(partition_by=rows.c.g).label("n"),
+        ).where(value.is_not(None)).subquery()
+        picks: list[ColumnElement[Any]] = []
+        for p in ps:
+            low = sa.cast(p * (ranked.c.n - 1), sa.Integer()) + 1
+            picks.append(sa.func.max(sa.case((ranked.c.rn == low, ranked.c.v))))
+            picks.append(sa.func.max(sa.case((ranked.c.rn == low + 1, ranked.c.v))))
+        arms.append(sa.select(sa.literal_column(str(i), sa.Integer()), ranked.c.g,
+                              sa.func.max(ranked.c.n), *picks).group_by(ranked.c.g))
+    for row in conn.execute(sa.union_all(*arms)):
+        n = int(row[2])
+        found: list[float | None] = []
+        for j, p in enumerate(ps):
+            low_v, high_v = row[3 + 2 * j], row[4 + 2 * j]
             position = p * (n - 1)
             fraction = position - math.floor(position)
             if low_v is None:
-                values.append(None)
+                found.append(None)
             elif high_v is None or fraction == 0:
-                values.append(float(low_v))
+                found.append(float(low_v))
             else:
-                values.append(float(low_v) + (float(high_v) - float(low_v)) * fraction)
-        result[row[0]] = (n, values)
-    return result
+                found.append(float(low_v) + (float(high_v) - float(low_v)) * fraction)
+        results[int(row[0])][row[1]] = (n, found)
+    return results
 
 
 def _float(value: Any) -> float | None:
