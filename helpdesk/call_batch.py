@@ -240,6 +240,8 @@ class _Plan:
                 stored[index] = self._receive(call, *sender)
         self._judge_sla()
         self._write()
+        for ticket in self.touched:  # the one cycle (ticket <-> its events): freed at once
+            ticket.history.clear()
         return self._results(calls, known, senders, stored)
 
     def _known(self, calls: Sequence[Call]) -> dict[tuple[str, str], tuple[int, int]]:
