@@ -110,6 +110,8 @@ FROM_CODE = (
     "Returned to the queue",
     "Status: %(from)s → %(to)s",
     "Message received (%(channel)s)",
+    "Call answered",
+    "Call answered by %(by)s",
     "Reply queued to %(to)s",
     "Reply delivered",
     "Reply failed",

@@ -310,6 +310,9 @@ def describe_event(event: Event, people: dict[int, User], queues: Sequence[Queue
                                                  "to": _(str(data.get("to", "")).title())}, why
     if kind == "message.received":
         return _("Message received (%(channel)s)") % {"channel": data.get("channel", "?")}, why
+    if kind == "call.answered":
+        by = str(data.get("by") or "")
+        return (_("Call answered by %(by)s") % {"by": by} if by else _("Call answered")), why
     if kind == "message.queued":
         return _("Reply queued to %(to)s") % {"to": data.get("to", "?")}, why
     if kind == "message.sent":
