@@ -421,19 +421,43 @@ class ReportDay(SQLModel, table=True):
 
 
 class ReportHour(SQLModel, table=True):
-    """Tickets opened per Jakarta day and hour (the heatmap)."""
+    """Tickets opened per Jakarta day by the hour they came in (the heatmap): a
+    row per day and filter combination with a column per hour, so a month's
+    heatmap sums as many rows as report_day has, not 24 times as many."""
 
     __tablename__ = "report_hour"
     __table_args__ = (sa.Index("ix_report_hour_day", "day", "channel", "assignee_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     day: date
-    hour: int
     channel: str = Field(max_length=20)
     queue_id: int | None = None
     assignee_id: int | None = None
     category: str = Field(default="", max_length=64)
-    opened: int = 0
+    h00: int = 0
+    h01: int = 0
+    h02: int = 0
+    h03: int = 0
+    h04: int = 0
+    h05: int = 0
+    h06: int = 0
+    h07: int = 0
+    h08: int = 0
+    h09: int = 0
+    h10: int = 0
+    h11: int = 0
+    h12: int = 0
+    h13: int = 0
+    h14: int = 0
+    h15: int = 0
+    h16: int = 0
+    h17: int = 0
+    h18: int = 0
+    h19: int = 0
+    h20: int = 0
+    h21: int = 0
+    h22: int = 0
+    h23: int = 0
 
 
 class ReportFaq(SQLModel, table=True):

@@ -51,6 +51,7 @@ from helpdesk.reports_rollup import (
     FR_BUSINESS,
     FR_WALL,
     HOUR,
+    HOURS,
     RES_BUSINESS,
     RES_WALL,
     bucket_sql,
@@ -59,7 +60,7 @@ from helpdesk.reports_rollup import (
     kept_slot,
     resolution_wall,
 )
-from helpdesk.reports_sql import Dialect, as_date, percentiles
+from helpdesk.reports_sql import Dialect, as_date, percentiles_of
 
 # The resident's answer to "Apakah jawaban ini membantu?": data {"helpful": bool}.
 FEEDBACK_EVENT = "faq.feedback"
@@ -118,9 +119,8 @@ def hour_total(conn: Connection, report: ReportFilter, weekday: int, hour: int) 
     days = [day for day in report.days if day.weekday() == weekday]
     if not days:
         return 0
-    total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(HOUR.c.opened), 0))
-                         .where(*_rows(HOUR, report)[2:], HOUR.c.day.in_(days),
-                                HOUR.c.hour == hour)).scalar_one()
+    total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(HOUR.c[HOURS[hour]]), 0))
+                         .where(*_rows(HOUR, report)[2:], HOUR.c.day.in_(days))).scalar_one()
     return int(total)
 
 
@@ -150,21 +150,22 @@ def _histograms(conn: Connection, report: ReportFilter, metrics: Sequence[Metric
     slot = kept_slot(report, per_consultant=per_consultant)
     out: Histograms = {}
     if slot is not None:
-        where_k = [DURATION.c.metric.in_([m for m, _ in metrics]),
-                   DURATION.c.day >= report.first_day, DURATION.c.day <= report.last_day,
+        where_k = [DURATION.c.day >= report.first_day, DURATION.c.day <= report.last_day,
                    *(DURATION.c[dim] == value for dim, value in slot.items()
                      if not (per_consultant and dim == "assignee"))]
-        keys = [DURATION.c.metric, DURATION.c.bucket]
+        keys = [DURATION.c.bucket]
         if consultants is not None:
             # One index range per consultant of the table, not one over every
             # consultant's rows of every day.
             where_k.append(DURATION.c.assignee.in_(consultants))
             keys.append(DURATION.c.assignee)
-        rows = conn.execute(
-            sa.select(DURATION.c.metric,
+        # One statement per metric: an equality on the index's first column
+        # reads faster than a list of them on both databases.
+        rows = [row for m, _ in metrics for row in conn.execute(
+            sa.select(sa.literal_column(str(m), sa.Integer()),
                       DURATION.c.assignee if consultants is not None else sa.null(),
                       DURATION.c.bucket, sa.func.sum(DURATION.c.n))
-            .where(*where_k).group_by(*keys))
+            .where(DURATION.c.metric == m, *where_k).group_by(*keys))]
     elif expected <= EXACT_LIMIT:
         return None
     else:
@@ -178,7 +179,7 @@ def _histograms(conn: Connection, report: ReportFilter, metrics: Sequence[Metric
                                   sa.func.count())
                         .where(tickets.c[f"v{m}"].is_not(None))
                         .group_by(tickets.c.g, bucket))
-        rows = conn.execute(sa.union_all(*arms))
+        rows = list(conn.execute(sa.union_all(*arms)))
     for metric, group_key, bucket_key, n in rows:
         found = out.setdefault((int(metric), None if group_key is None else int(group_key)), [])
         found.append((int(bucket_key), int(n)))
@@ -192,14 +193,18 @@ def _percentiles(conn: Connection, report: ReportFilter, metrics: Sequence[Metri
     tickets when few (at most EXACT_LIMIT)."""
     found = _histograms(conn, report, metrics, where, expected)
     out: dict[int, list[float | None] | None] = {}
+    few: list[Metric] = []
     for metric, value in metrics:
-        if found is not None:
-            n, values = histogram_percentiles(found.get((metric, None), []), PS)
-            if n == 0 or n > EXACT_LIMIT:
-                out[metric] = values if n else None
-                continue
-        exact = percentiles(conn, dialect_of(conn, report), value, where, PS).get(None)
-        out[metric] = exact[1] if exact else None
+        n, values = histogram_percentiles((found or {}).get((metric, None), []), PS)
+        if found is not None and (n == 0 or n > EXACT_LIMIT):
+            out[metric] = values if n else None
+        else:
+            few.append((metric, value))
+    if few:
+        exact = percentiles_of(conn, dialect_of(conn, report), [v for _, v in few], where, PS)
+        for (metric, _), groups in zip(few, exact, strict=True):
+            one = groups.get(None)
+            out[metric] = one[1] if one else None
     return out
 
 
@@ -250,15 +255,27 @@ def summary(conn: Connection, report: ReportFilter) -> Summary:
         sa.select(DAY.c.channel, opened_sum).where(*_rows(DAY, report))
         .group_by(DAY.c.channel).having(opened_sum > 0).order_by(opened_sum.desc(),
                                                                  DAY.c.channel))}
+    # First responses count over the tickets opened in the period, resolutions
+    # over those resolved in it. When no kept histogram serves the filters the
+    # tickets are read: on SQLite once per set; on PostgreSQL once for both
+    # (each value blank outside its own set), as the resolved set alone tempts
+    # its planner into walking every resolution of the period instead of the
+    # filter's index.
     person = T.c.answered_by_faq.is_(False)
-    opened = [*report.created(), person]
-    closed = [*report.resolved(), person]
-    found = {**_percentiles(conn, report, ((FR_WALL, first_response_wall(d)),
-                                           (FR_BUSINESS, T.c.first_response_business_seconds)),
-                            opened, responded),
-             **_percentiles(conn, report, ((RES_WALL, resolution_wall(d)),
-                                           (RES_BUSINESS, T.c.resolution_business_seconds)),
-                            closed, resolved)}
+    opened_in = sa.and_(*report.created()[:2])
+    resolved_in = sa.and_(*report.resolved()[:2])
+    first = ((FR_WALL, first_response_wall(d)),
+             (FR_BUSINESS, T.c.first_response_business_seconds))
+    last = ((RES_WALL, resolution_wall(d)), (RES_BUSINESS, T.c.resolution_business_seconds))
+    if d.is_sqlite:
+        found = {**_percentiles(conn, report, first, [*report.created(), person], responded),
+                 **_percentiles(conn, report, last, [*report.resolved(), person], resolved)}
+    else:
+        found = _percentiles(
+            conn, report, [*((m, sa.case((opened_in, v))) for m, v in first),
+                           *((m, sa.case((resolved_in, v))) for m, v in last)],
+            [sa.or_(opened_in, resolved_in), *report.scope(), person],
+            max(responded, resolved))
     out.first_response_p50, out.first_response_p90 = found[FR_WALL] or (None, None)
     (out.first_response_business_p50,
      out.first_response_business_p90) = found[FR_BUSINESS] or (None, None)
@@ -328,10 +345,12 @@ def open_at(conn: Connection, report: ReportFilter, instant: datetime) -> int:
 def heatmap(conn: Connection, report: ReportFilter) -> list[list[int]]:
     """Tickets opened per Jakarta weekday (0 = Monday) and hour: 7 rows of 24."""
     grid = [[0] * 24 for _ in range(7)]
-    for day, hour, count in conn.execute(
-            sa.select(HOUR.c.day, HOUR.c.hour, sa.func.sum(HOUR.c.opened))
-            .where(*_rows(HOUR, report)).group_by(HOUR.c.day, HOUR.c.hour)):
-        grid[as_date(day).weekday()][int(hour)] += int(count)
+    for day, *hours in conn.execute(
+            sa.select(HOUR.c.day, *(sa.func.sum(HOUR.c[name]) for name in HOURS))
+            .where(*_rows(HOUR, report)).group_by(HOUR.c.day)):
+        row = grid[as_date(day).weekday()]
+        for hour, count in enumerate(hours):
+            row[hour] += int(count or 0)
     return grid
 
 
@@ -434,14 +453,19 @@ def _consultant_medians(conn: Connection, report: ReportFilter, consultant_ids: 
     where = [*report.created(), T.c.assignee_id.is_not(None), T.c.answered_by_faq.is_(False)]
     found = _histograms(conn, report, metrics, where, expected, consultants=consultant_ids)
     out: dict[int, dict[int, float | None]] = {}
+    few: list[Metric] = []
     for metric, value in metrics:
         buckets = {int(str(uid)): b for (m, uid), b in (found or {}).items() if m == metric}
         if found is not None and sum(n for b in buckets.values() for _, n in b) > EXACT_LIMIT:
             out[metric] = {uid: histogram_percentiles(b, (0.5,))[1][0]
                            for uid, b in buckets.items()}
         else:
-            out[metric] = {int(str(uid)): exact[1][0] for uid, exact in percentiles(
-                conn, d, value, where, (0.5,), group=T.c.assignee_id).items()}
+            few.append((metric, value))
+    if few:
+        exact = percentiles_of(conn, d, [v for _, v in few], where, (0.5,),
+                               group=T.c.assignee_id)
+        for (metric, _), groups in zip(few, exact, strict=True):
+            out[metric] = {int(str(uid)): one[1][0] for uid, one in groups.items()}
     return out
 
 

@@ -8,11 +8,10 @@ consultant x category):
 - ``report_day``: the counts (opened, answered by the FAQ, responded, breaches,
   ratings, backlog parts...) of tickets opened that day, and in separate rows
   the tickets whose latest resolution fell on that day;
-- ``report_hour``: tickets opened per day and hour (the heatmap);
+- ``report_hour``: tickets opened per day, a column per hour (the heatmap);
 - ``report_faq``: automatic answers and yes/no per FAQ entry;
 - ``report_duration``: histograms of the four durations (first response and
-  resolution, wall and business seconds), for all tickets and per consultant,
-  over every channel and per channel, and for all tickets per queue.
+  resolution, wall and business seconds) for the combinations in :data:`SLOTS`.
 
 Histogram buckets: seconds below 128 are exact; above, a bucket is 1/64 of the
 power of two it lies in, so at most 1/64 (1.6%) of its values wide. A
@@ -54,6 +53,7 @@ OPEN = (TicketStatus.NEW.value, TicketStatus.OPEN.value, TicketStatus.PENDING.va
 DAY, HOUR, FAQ = table("report_day"), table("report_hour"), table("report_faq")
 DURATION, DIRTY, EVENTS = table("report_duration"), table("report_dirty"), table("event")
 DIMS = ("channel", "queue_id", "assignee_id", "category")
+HOURS = tuple(f"h{h:02d}" for h in range(24))  # report_hour's columns, local hours
 ALL = -1  # report_duration.assignee for the histogram over every consultant
 ANY_CHANNEL = ""  # report_duration.channel for the histogram over every channel
 ANY_QUEUE = -1  # report_duration.queue for the histogram over every queue
@@ -250,11 +250,19 @@ def _fill(conn: Connection, days: tuple[date, date] | None) -> None:
         ["day", *DIMS, "resolved_all", "resolved_person"],
         sa.select(closed_day, *dims, sa.func.count(), _count_if(person))
         .where(*resolved).group_by(closed_day, *dims)))
+    # Counted per hour first (the local hour worked out once per ticket), then
+    # turned into a row per day and combination with a column per hour.
     hour = d.local_hour(T.c.created_at).label("hour")
+    per_hour = (sa.select(opened_day, hour, *dims, sa.func.count().label("opened"))
+                .where(*created).group_by(opened_day, hour, *dims).subquery())
+    outer_dims = [per_hour.c[name] for name in DIMS]
     conn.execute(sa.insert(HOUR).from_select(
-        ["day", "hour", *DIMS, "opened"],
-        sa.select(opened_day, hour, *dims, sa.func.count()).where(*created)
-        .group_by(opened_day, hour, *dims)))
+        ["day", *DIMS, *HOURS],
+        sa.select(per_hour.c.day, *outer_dims,
+                  *(sa.func.coalesce(sa.func.sum(sa.case((per_hour.c.hour == h,
+                                                          per_hour.c.opened))), 0)
+                    for h in range(24)))
+        .group_by(per_hour.c.day, *outer_dims)))
     helpful = EVENTS.c.data["helpful"].as_boolean()
 
     def said(answer: bool) -> ColumnElement[bool]:

@@ -170,7 +170,8 @@ def counted_total(conn: Connection, report: ReportFilter, drill: str) -> int | N
         return day_total(conn, one, "opened" if prefix == "day" else "resolved_all")
     if prefix == "hour":
         weekday, _, hour = value.partition("-")
-        return hour_total(conn, report, int(weekday), int(hour))
+        if int(weekday) < 7 and int(hour) < 24:
+            return hour_total(conn, report, int(weekday), int(hour))
     if prefix == "rating" and value in ("1", "2", "3", "4", "5"):
         return day_total(conn, report, f"rating_{value}")
     if prefix in FAQ_COUNTS:
