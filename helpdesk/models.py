@@ -173,7 +173,8 @@ class Ticket(SQLModel, table=True):
 
     __table_args__ = (
         sa.Index("ix_ticket_status_queue", "status", "queue_id", "sla_due_at"),
-        sa.Index("ix_ticket_assignee_status", "assignee_id", "status", "sla_due_at"),
+        # "Mine": one range per status, in due-time order with ties by id.
+        sa.Index("ix_ticket_assignee_status", "assignee_id", "status", "sla_due_at", "id"),
         # Consultants' queues across all queues ("all open", "waiting", "breaching
         # soon"): one range per status, already in due-time order.
         sa.Index("ix_ticket_status_due", "status", "sla_due_at", "id"),

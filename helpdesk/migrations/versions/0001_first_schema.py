@@ -269,7 +269,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('ticket', schema=None) as batch_op:
-        batch_op.create_index('ix_ticket_assignee_status', ['assignee_id', 'status', 'sla_due_at'], unique=False)
+        batch_op.create_index('ix_ticket_assignee_status', ['assignee_id', 'status', 'sla_due_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_ticket_awaiting_until'), ['awaiting_until'], unique=False)
         batch_op.create_index('ix_ticket_contact_id', ['contact_id', 'id'], unique=False)
         batch_op.create_index('ix_ticket_contact_status', ['contact_id', 'status'], unique=False)
