@@ -110,7 +110,6 @@ class Draft:
     resolution_due_at: datetime | None
     first_response_breached: bool
     resolution_breached: bool
-    new: bool = False
     # A ticket new in this batch that this one follows up (its id comes later).
     follows: Draft | None = None
     # This batch's events for the SLA replay, after the stored ones.
@@ -120,14 +119,19 @@ class Draft:
     # The columns as stored, for a ticket loaded from the database.
     stored: dict[str, Any] | None = None
 
+    @property
+    def new(self) -> bool:
+        """Made by this batch (not read from the database)."""
+        return self.stored is None
+
     def row(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in sql.TICKET_COLUMNS}
 
     def changes(self) -> dict[str, Any]:
         """The columns that differ from the stored ticket."""
-        stored = self.stored or {}
+        assert self.stored is not None
         return {name: value for name in sql.CHANGING
-                if (value := getattr(self, name)) != stored.get(name)}
+                if (value := getattr(self, name)) != self.stored[name]}
 
 
 @dataclass(slots=True, eq=False)
@@ -376,7 +380,7 @@ class _Plan:
             created_at=min(inquiry.received_at, now), updated_at=now,
             last_message_at=inquiry.received_at, first_response_at=None, resolved_at=None,
             closed_at=None, sla_due_at=None, resolution_due_at=None,
-            first_response_breached=False, resolution_breached=False, new=True,
+            first_response_breached=False, resolution_breached=False,
             follows=found if found is not None and found.id is None else None)
         self._touch(ticket)
         data: dict[str, Any] = {"channel": inquiry.channel, "subject": subject}
@@ -499,7 +503,8 @@ class _Plan:
                  "actor_user_id": e.actor_user_id,
                  "data": _resolved(e.data, e.refs) if e.refs else e.data,
                  "created_at": e.created_at} for e in self.events])
-        sql.update_tickets(self.conn, [(t.id, t.changes()) for t in drafts if t.id and not t.new])
+        sql.update_tickets(self.conn, [(t.id, t.changes()) for t in drafts
+                                         if t.id is not None and not t.new])
         mark_tickets(self.conn, [t.id for t in drafts if t.id is not None])
         self._hooks(new)
 

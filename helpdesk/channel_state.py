@@ -96,29 +96,24 @@ class Quarantine:
         self.clock = clock
 
     def keep(self, channel: str, raw: bytes, reason: str, source_ref: str | None) -> int:
-        def work(session: Session) -> int:
-            item = QuarantineItem(channel=channel, raw=raw, reason=reason[:4000],
-                                  source_ref=source_ref, created_at=self.clock())
-            session.add(item)
-            session.flush()
-            assert item.id is not None
-            return item.id
+        return self.keep_many([(channel, raw, reason, source_ref)])[0]
 
-        return self.store.write_retrying(work)
-
-    def keep_many(self, items: Sequence[tuple[str, bytes, str, str | None]]) -> None:
-        """Several (channel, raw, reason, source ref) in one transaction: a call
-        log's bad rows, without a commit each."""
+    def keep_many(self, items: Sequence[tuple[str, bytes, str, str | None]]) -> list[int]:
+        """Hold each (channel, raw, reason, source ref), all in one transaction
+        (a call log's bad rows, without a commit each); returns their ids."""
         if not items:
-            return
+            return []
         now = self.clock()
 
-        def work(session: Session) -> None:
-            session.add_all([QuarantineItem(channel=channel, raw=raw, reason=reason[:4000],
-                                            source_ref=ref, created_at=now)
-                             for channel, raw, reason, ref in items])
+        def work(session: Session) -> list[int]:
+            held = [QuarantineItem(channel=channel, raw=raw, reason=reason[:4000],
+                                   source_ref=ref, created_at=now)
+                    for channel, raw, reason, ref in items]
+            session.add_all(held)
+            session.flush()
+            return [item.id for item in held if item.id is not None]
 
-        self.store.write_retrying(work)
+        return self.store.write_retrying(work)
 
     async def __call__(self, channel: str, raw: bytes, reason: str,
                        source_ref: str | None) -> None:

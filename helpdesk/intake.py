@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -39,7 +39,7 @@ from helpdesk.models import (
     TicketStatus,
     utcnow,
 )
-from helpdesk.reports_rollup import DIRTY, WATCHED, local_day, mark_tickets
+from helpdesk.reports_rollup import mark_changed, mark_tickets
 from helpdesk.store import Store
 from helpdesk.ticket_numbers import format_number, parse_number
 
@@ -284,9 +284,8 @@ def _save_ticket(session: Session, conn: Connection, ticket: Ticket, *, created:
 
     Left to the ORM, the flush of this one object at commit (unit of work,
     change listeners) cost a quarter of intake's time. The supervisor reports'
-    marks are written here as the flush's listener would have written them: the
-    days the ticket counted in before and after the change (a new ticket is
-    marked already).
+    marks are written here as the flush's listener would have written them (a
+    new ticket is marked already).
     """
     state = sa.inspect(ticket)
     values = state.dict
@@ -301,13 +300,8 @@ def _save_ticket(session: Session, conn: Connection, ticket: Ticket, *, created:
                 .values({name: sa.bindparam(f"v_{name}") for name in names}))
         conn.execute(update, {"ticket_id": ticket.id,
                               **{f"v_{name}": value for name, value in changed.items()}})
-        if not created and any(key in WATCHED for key in changed):
-            days: set[date] = set()
-            for key in ("created_at", "resolved_at"):
-                for value in (values.get(key), state.committed_state.get(key)):
-                    if isinstance(value, datetime):
-                        days.add(local_day(value))
-            conn.execute(sa.insert(DIRTY), [{"day": day, "ticket_id": None} for day in days])
+        if not created:
+            mark_changed(conn, ticket)
     session.expunge(ticket)
 
 

@@ -408,6 +408,21 @@ def mark_tickets(target: OrmSession | Connection, ticket_ids: Iterable[int]) -> 
         target.execute(sa.insert(DIRTY), rows)
 
 
+def mark_changed(conn: Connection, ticket: Ticket) -> None:
+    """Mark the days a stored ticket counted in before and after its changes,
+    for a change written without the ORM's flush (the listener below does the
+    same for a flushed one). Call it before the session forgets the ticket."""
+    state = sa.inspect(ticket)
+    if _figures_moved(state):
+        days = _ticket_days(ticket, state)
+        if days:
+            conn.execute(sa.insert(DIRTY), [{"day": d, "ticket_id": None} for d in sorted(days)])
+
+
+def _figures_moved(state: Any) -> bool:
+    return any(state.attrs[name].history.has_changes() for name in WATCHED)
+
+
 def _ticket_days(ticket: Ticket, state: Any) -> set[date]:
     days: set[date] = set()
     for name in ("created_at", "resolved_at"):
@@ -425,8 +440,7 @@ def _note_changes(session: OrmSession, _context: Any, _instances: Any) -> None:
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Ticket):
             state = sa.inspect(obj)
-            if obj in session.new or obj in session.deleted or any(
-                    state.attrs[name].history.has_changes() for name in WATCHED):
+            if obj in session.new or obj in session.deleted or _figures_moved(state):
                 days |= _ticket_days(obj, state)
         elif (isinstance(obj, Event) and obj in session.new and obj.kind == FEEDBACK_EVENT
               and obj.ticket_id is not None):
