@@ -39,7 +39,7 @@ from helpdesk.models import (
     TicketStatus,
     utcnow,
 )
-from helpdesk.reports_rollup import mark_changed, mark_tickets
+from helpdesk.reports_rollup import WATCHED, mark_changed, mark_tickets
 from helpdesk.store import Store
 from helpdesk.ticket_numbers import format_number, parse_number
 
@@ -300,7 +300,7 @@ def _save_ticket(session: Session, conn: Connection, ticket: Ticket, *, created:
                 .values({name: sa.bindparam(f"v_{name}") for name in names}))
         conn.execute(update, {"ticket_id": ticket.id,
                               **{f"v_{name}": value for name, value in changed.items()}})
-        if not created:
+        if not created and any(key in WATCHED for key in changed):
             mark_changed(conn, ticket)
     session.expunge(ticket)
 
